@@ -1,0 +1,5 @@
+"""Subcommands of this engine (placeholder until the engine lands)."""
+
+
+def register(commands, groups):
+    pass
