@@ -5,6 +5,10 @@ Never trusts a file name: what a file is comes from probing its contents.
 from __future__ import annotations
 
 import dataclasses
+import io
+import re
+import warnings
+import zipfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -85,8 +89,9 @@ def write_video(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     options: dict[str, str] | None = None,
+    timecode: str | None = None,
 ) -> int:
-    """Encode uint8 RGB frames; returns the number written."""
+    """Encode uint8 RGB frames; returns the number written. `timecode`: start timecode (MOV/MP4)."""
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
@@ -98,6 +103,8 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if options:
             stream.options = dict(options)
+        if timecode:
+            stream.metadata["timecode"] = timecode
         for image in _chain(first, frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             container.mux(stream.encode(frame))
@@ -109,3 +116,274 @@ def write_video(
 def _chain(first, rest):
     yield first
     yield from rest
+
+
+# --- Random access, image sequences and timecode -------------------------------------------------
+
+SEQUENCE_LIMITS = {
+    "max_members": 200_000,          # entries in a zip
+    "max_total_bytes": 200 * 2**30,  # declared uncompressed size of all members
+    "max_ratio": 1000,               # uncompressed / compressed, per member (zip bombs)
+    "max_pixels": 16384 * 16384,     # per image
+}
+_SKIPPED_MEMBER = re.compile(r"(^|/)(__MACOSX|\.[^/]*)(/|$)")
+
+
+def is_zip(path: str | Path) -> bool:
+    """By content, not by name."""
+    with open(path, "rb") as handle:
+        return handle.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def open_source(path: str | Path, *, frame_rate: Fraction | None = None, info: VideoInfo | None = None) -> "Source":
+    """A video file or a zip of an image sequence, chosen by content.
+
+    `info` (from an earlier probe) spares probing again, which for containers that do not
+    store a frame count means decoding the whole file.
+    """
+    if is_zip(path):
+        return ImageSequence(path, frame_rate=frame_rate or Fraction(24))
+    return VideoSource(path, info=info)
+
+
+class Source:
+    """Frames of a piece of footage, by index: `frame(i)`, `frames(start, stop)`, `luma(i)`.
+
+    Frames come as uint8 RGB, or uint16 RGB for sources with more than 8 bits per component,
+    so the full-resolution luma keeps the scan's precision.
+    """
+
+    path: Path
+    info: VideoInfo
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def frame(self, index: int) -> np.ndarray:
+        if not 0 <= index < self.info.frame_count:
+            raise MediaError(f"frame {index} is outside 0..{self.info.frame_count - 1}")
+        for image in self.frames(index, index + 1):
+            return image
+        raise MediaError(f"frame {index} could not be decoded")
+
+    def luma(self, index: int) -> np.ndarray:
+        """Rec. 709 Y' of one frame, float32 HxW in [0, 1], full resolution."""
+        from inference.color import to_luma
+
+        return to_luma(self.frame(index))
+
+
+class VideoSource(Source):
+    def __init__(self, path: str | Path, *, info: VideoInfo | None = None):
+        self.path = Path(path)
+        self.info = info or probe(self.path)
+        self._deep = _bit_depth(self.info.pix_fmt) > 8
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        fmt = "rgb48le" if self._deep else "rgb24"
+        stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
+        if start >= stop:
+            return
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                index = self._seek(container, stream, start)
+                for frame in container.decode(stream):
+                    if index >= start:
+                        yield frame.to_ndarray(format=fmt)
+                    index += 1
+                    if index >= stop:
+                        return
+        except av.FFmpegError as exc:
+            raise MediaError(f"{self.path.name}: decoding failed ({exc})") from exc
+
+    def _seek(self, container, stream, start: int) -> int:
+        """Seek to a decodable frame at or before `start`; returns its index (0 = no seek)."""
+        if start == 0 or stream.time_base is None:
+            return 0
+        rate = self.info.frame_rate
+        origin = stream.start_time or 0
+        target = origin + int(Fraction(start) / rate / stream.time_base)
+        container.seek(target, stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                break
+            index = round((frame.pts - origin) * stream.time_base * rate)
+            if index > start:
+                break
+            # Re-seek to the same point so the frame we just looked at is decoded again.
+            container.seek(target, stream=stream, backward=True)
+            return index
+        container.seek(0, stream=stream, backward=True)
+        return 0
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+    except (ValueError, av.FFmpegError):
+        return 8
+
+
+class ImageSequence(Source):
+    """A zip of numbered images (PNG, TIFF, JPEG), read member by member without extracting.
+
+    Guards: member count, declared sizes, compression ratio (zip bombs), absolute or `..`
+    member names (path traversal), pixel count and consistent frame size.
+    """
+
+    def __init__(self, path: str | Path, *, frame_rate: Fraction = Fraction(24), limits: dict | None = None):
+        self.path = Path(path)
+        self.limits = {**SEQUENCE_LIMITS, **(limits or {})}
+        self.members = self._members()
+        with zipfile.ZipFile(self.path) as archive:
+            first = self._decode(archive, self.members[0])
+        self.info = VideoInfo(
+            codec=self._codec, width=first.shape[1], height=first.shape[0], frame_count=len(self.members),
+            frame_rate=Fraction(frame_rate), pix_fmt="rgb48le" if first.dtype == np.uint16 else "rgb24",
+            start_timecode=None, has_audio=False,
+        )
+
+    def _members(self) -> list[str]:
+        name = self.path.name
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                infos = archive.infolist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise MediaError(f"{name}: not a readable zip archive") from exc
+        if len(infos) > self.limits["max_members"]:
+            raise MediaError(f"{name}: too many entries ({len(infos)})")
+        total, members = 0, []
+        for info in infos:
+            member = info.filename
+            if member.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", member) or re.match(r"^[A-Za-z]:", member):
+                raise MediaError(f"{name}: unsafe path in archive: {member!r}")
+            if info.is_dir() or _SKIPPED_MEMBER.search(member):
+                continue
+            if info.flag_bits & 0x1:
+                raise MediaError(f"{name}: encrypted archives are not supported")
+            if info.file_size > self.limits["max_ratio"] * max(info.compress_size, 1):
+                raise MediaError(f"{name}: {member!r} is compressed suspiciously well (possible zip bomb)")
+            total += info.file_size
+            if total > self.limits["max_total_bytes"]:
+                raise MediaError(f"{name}: archive unpacks to more than {self.limits['max_total_bytes']} bytes")
+            members.append(member)
+        if not members:
+            raise MediaError(f"{name}: the archive holds no images")
+        return sorted(members, key=_natural_key)
+
+    def _decode(self, archive: zipfile.ZipFile, member: str) -> np.ndarray:
+        import cv2
+        from PIL import Image, UnidentifiedImageError
+
+        data = archive.read(member)  # bounded by the declared size, checked above
+        self._codec = _image_codec(data[:16])
+        if self._codec is None:
+            raise MediaError(f"{member!r} is not a PNG, TIFF or JPEG image")
+        try:  # the header alone tells the size: refuse pixel bombs before decoding
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as header:
+                    width, height = header.size
+        except Image.DecompressionBombError:
+            raise MediaError(f"{member!r} is too large") from None
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise MediaError(f"{member!r} could not be decoded") from exc
+        if width * height > self.limits["max_pixels"]:
+            raise MediaError(f"{member!r} is too large ({width}x{height})")
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise MediaError(f"{member!r} could not be decoded")
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
+        elif image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+        else:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        if image.dtype not in (np.uint8, np.uint16):
+            raise MediaError(f"{member!r}: unsupported sample type {image.dtype}")
+        return image
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        stop = len(self.members) if stop is None else min(stop, len(self.members))
+        with zipfile.ZipFile(self.path) as archive:  # opened once: long sequences stay linear
+            for member in self.members[start:stop]:
+                image = self._decode(archive, member)
+                if image.shape[:2] != (self.info.height, self.info.width):
+                    raise MediaError(
+                        f"{member!r} is {image.shape[1]}x{image.shape[0]}, "
+                        f"the sequence is {self.info.width}x{self.info.height}"
+                    )
+                yield image
+
+
+def _image_codec(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "mjpeg"
+    return None
+
+
+def _natural_key(name: str):
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def sniff(path: str | Path) -> str:
+    """Quick content check at upload time: 'video' or 'sequence', else MediaError.
+
+    Opens the container and decodes one frame, so a file that merely claims to be video
+    is turned away before it is stored.
+    """
+    name = Path(path).name
+    if is_zip(path):
+        ImageSequence(path)
+        return "sequence"
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{name}: no video stream found")
+            for _ in container.decode(video=0):
+                return "video"
+            raise MediaError(f"{name}: the video stream holds no decodable frame")
+    except MediaError:
+        raise
+    except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
+        raise MediaError(f"{name}: not a video file or an image-sequence zip") from exc
+
+
+def timecode_base(rate: Fraction) -> tuple[int, bool]:
+    """Frames per timecode second and whether drop-frame counting applies (29.97, 59.94)."""
+    base = round(rate)
+    return base, Fraction(rate) != base and base in (30, 60)
+
+
+def timecode_to_frames(timecode: str, rate: Fraction) -> int:
+    base, drop = timecode_base(rate)
+    parts = re.split(r"[:;.]", timecode.strip())
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        raise MediaError(f"bad timecode {timecode!r}")
+    hours, minutes, seconds, frames = map(int, parts)
+    total = ((hours * 60 + minutes) * 60 + seconds) * base + frames
+    if drop:
+        skip = base // 15  # 2 frame numbers at 29.97, 4 at 59.94
+        total_minutes = hours * 60 + minutes
+        total -= skip * (total_minutes - total_minutes // 10)
+    return total
+
+
+def frames_to_timecode(count: int, rate: Fraction) -> str:
+    base, drop = timecode_base(rate)
+    if drop:
+        skip = base // 15
+        per_ten = base * 600 - skip * 9
+        per_minute = base * 60 - skip
+        tens, rest = divmod(count, per_ten)
+        count += skip * 9 * tens + (skip * ((rest - skip) // per_minute) if rest > skip else 0)
+    frames = count % base
+    seconds = count // base
+    sep = ";" if drop else ":"
+    return f"{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}{sep}{frames:02d}"

@@ -1,5 +1,182 @@
-"""Subcommands of this engine (placeholder until the engine lands)."""
+"""Subcommands of the keyframe engine:
+
+    colorproj colorize --input PATH --output PATH [--hints PATH] [--method cnn|levin] [--device cpu|cuda]
+    colorproj train keyframe ...
+    colorproj evaluate keyframe --images DIR [--size 256] [--hints 0,1,2,5,10,20,50,100]
+    colorproj benchmark keyframe
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+DEFAULT_DATA = ["../shared/data/photos", "../shared/data/videos"]
 
 
 def register(commands, groups):
-    pass
+    p = commands.add_parser("colorize", help="colorize images from color points and boundary strokes")
+    p.add_argument("--input", type=Path, required=True, help="a gray (or color-encoded) image, or a folder of them")
+    p.add_argument("--output", type=Path, required=True, help="output PNG, or a folder for a folder input")
+    p.add_argument("--hints", type=Path, help="hints JSON, or a folder of NAME.json for a folder input")
+    p.add_argument("--method", choices=("cnn", "levin"), default="cnn")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--long-side", type=int, default=512, help="working resolution (long side, pixels)")
+    p.set_defaults(func=_colorize)
+
+    p = groups["train"].add_parser("keyframe", help="train the keyframe colorization network")
+    p.add_argument("--images", nargs="+", default=DEFAULT_DATA,
+                   help="folders of color photos and/or videos (frames are sampled)")
+    p.add_argument("--data-dir", type=Path, default=Path(".data"), help="packed training set (git-ignored)")
+    p.add_argument("--run-dir", type=Path, default=Path(".train/keyframe"), help="checkpoints, logs, figures")
+    p.add_argument("--weights", type=Path, default=None, help="weights file written at every checkpoint")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--crop", type=int, default=192)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--checkpoint-minutes", type=float, default=6.0)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.set_defaults(func=_train)
+
+    p = groups["evaluate"].add_parser("keyframe", help="PSNR / CIEDE2000 / hint fidelity of the CNN and Levin")
+    p.add_argument("--images", type=Path, required=True, help="folder of color images")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--hints", default="0,1,2,5,10,20,50,100", help="comma-separated hint counts")
+    p.add_argument("--split", choices=("val", "all"), default="val",
+                   help="val: only the held-out validation file names; all: every image in the folder")
+    p.add_argument("--limit", type=int, default=0, help="at most this many images (0: all)")
+    p.add_argument("--methods", default="cnn,levin")
+    p.add_argument("--plot", type=Path, default=Path("keyframe-evaluation.png"))
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.set_defaults(func=_evaluate)
+
+    p = groups["benchmark"].add_parser("keyframe", help="preview and full-resolution timings")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--repeats", type=int, default=5)
+    p.set_defaults(func=_benchmark)
+
+
+def _device(name):
+    import torch
+
+    return name or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _fail(message: str) -> None:
+    print(f"colorproj: error: {message}", file=sys.stderr)
+
+
+# --- colorize -------------------------------------------------------------------------------------
+
+def _jobs(args):
+    """(image, hints or None, output) triples, or a one-line error."""
+    if args.input.is_dir():
+        if args.hints is not None and not args.hints.is_dir():
+            raise ValueError(f"{args.hints}: --hints must be a folder when --input is a folder")
+        if args.output.exists() and not args.output.is_dir():
+            raise ValueError(f"{args.output}: --output must be a folder when --input is a folder")
+        images = sorted(p for p in args.input.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        if not images:
+            raise ValueError(f"{args.input}: no images in this folder")
+        args.output.mkdir(parents=True, exist_ok=True)
+        for path in images:
+            hints = args.hints / f"{path.stem}.json" if args.hints is not None else None
+            yield path, hints if hints is not None and hints.exists() else None, args.output / f"{path.stem}.png"
+    elif args.input.is_file():
+        out = args.output / f"{args.input.stem}.png" if args.output.is_dir() else args.output
+        yield args.input, args.hints, out
+    else:
+        raise ValueError(f"{args.input}: no such file or folder")
+
+
+def read_image(path: Path):
+    import cv2
+    import numpy as np
+
+    data = np.fromfile(path, np.uint8) if path.stat().st_size else np.zeros(0, np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ValueError("not a readable image")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
+    return image
+
+
+def read_hints(path: Path | None, width: int, height: int):
+    from inference.hints import Hints, parse_hints
+
+    if path is None:
+        return Hints()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read hints: {exc}") from None
+    return parse_hints(data, width, height)
+
+
+def _colorize(args) -> int:
+    import cv2
+
+    from inference.hints import HintError
+    from inference.keyframe import KeyframeColorizer
+
+    try:
+        jobs = list(_jobs(args))
+        engine = KeyframeColorizer.load(device=args.device) if args.method == "cnn" else KeyframeColorizer.levin_only()
+    except (ValueError, RuntimeError, OSError) as exc:
+        _fail(str(exc))
+        return 2
+    failed = 0
+    for image_path, hints_path, out_path in jobs:
+        try:
+            image = read_image(image_path)
+        except (ValueError, OSError) as exc:
+            _fail(f"{image_path}: {exc}")
+            failed += 1
+            continue
+        try:
+            hints = read_hints(hints_path, image.shape[1], image.shape[0])
+        except (ValueError, HintError) as exc:
+            _fail(f"{hints_path}: {exc}")
+            failed += 1
+            continue
+        rgb = engine.colorize(image, hints, method=args.method, long_side=args.long_side)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(out_path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            _fail(f"{out_path}: cannot write the output image")
+            failed += 1
+            continue
+        print(f"{image_path} -> {out_path}")
+    return 1 if failed else 0
+
+
+# --- train / evaluate / benchmark -----------------------------------------------------------------
+
+def _train(args) -> int:
+    from inference.keyframe.engine import WEIGHTS
+    from inference.keyframe.train import train
+
+    return train(args.images, args.data_dir, args.run_dir, args.weights or WEIGHTS, args.steps, args.batch,
+                 args.crop, args.lr, _device(args.device), args.threads, args.checkpoint_minutes)
+
+
+def _evaluate(args) -> int:
+    from inference.keyframe.evaluate import evaluate
+
+    try:
+        counts = [int(v) for v in args.hints.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"--hints: expected comma-separated integers, got {args.hints!r}")
+        return 2
+    return evaluate(args.images, args.size, counts, args.split, args.limit,
+                    [m.strip() for m in args.methods.split(",")], args.plot, args.device)
+
+
+def _benchmark(args) -> int:
+    from inference.keyframe.benchmark import benchmark
+
+    return benchmark(args.device, args.repeats)

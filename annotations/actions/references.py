@@ -1,0 +1,104 @@
+"""The project's color reference library."""
+from __future__ import annotations
+
+from django.db import transaction
+
+from annotations.actions.audit import record
+from annotations.errors import Conflict, Invalid
+from annotations.models import ColorReference, Keyframe, ReferenceAttachment
+from inference.hints import HintError, parse_color
+
+FIELDS = ("name", "color", "source_kind", "citation", "url", "notes")
+ATTACHMENT_MAX_BYTES = 50 * 2**20
+_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"II*\x00": "image/tiff",
+               b"MM\x00*": "image/tiff", b"%PDF-": "application/pdf", b"GIF8": "image/gif", b"RIFF": "image/webp"}
+
+
+def _clean(fields: dict) -> dict:
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise Invalid(f"unknown fields: {', '.join(sorted(unknown))}")
+    if "name" in fields and not str(fields["name"]).strip():
+        raise Invalid("a color reference needs a name")
+    if "color" in fields:
+        try:
+            fields["color"] = "#%02x%02x%02x" % parse_color(fields["color"])
+        except HintError as exc:
+            raise Invalid(str(exc)) from None
+    if "source_kind" in fields and fields["source_kind"] not in ColorReference.SourceKind.values:
+        raise Invalid(f"source_kind must be one of {', '.join(ColorReference.SourceKind.values)}")
+    return fields
+
+
+def _snapshot(reference: ColorReference) -> dict:
+    return {key: getattr(reference, key) for key in FIELDS}
+
+
+@transaction.atomic
+def create_reference(project, actor, **fields) -> ColorReference:
+    fields = _clean(fields)
+    if "name" not in fields or "color" not in fields:
+        raise Invalid("a color reference needs a name and a color")
+    reference = ColorReference.objects.create(project=project, created_by=actor, **fields)
+    record(project, actor, "reference.created", reference, after=_snapshot(reference))
+    return reference
+
+
+@transaction.atomic
+def update_reference(reference: ColorReference, actor, **changes) -> ColorReference:
+    changes = _clean(changes)
+    before = _snapshot(reference)
+    for key, value in changes.items():
+        setattr(reference, key, value)
+    reference.save()
+    record(reference.project, actor, "reference.updated", reference, before=before, after=_snapshot(reference))
+    return reference
+
+
+def citing_keyframes(reference: ColorReference) -> list[int]:
+    """Keyframes whose latest hints point at this reference."""
+    heads = Keyframe.objects.filter(shot__project=reference.project_id).values_list("pk", "head__content")
+    return [pk for pk, content in heads
+            if content and any(p.get("reference") == reference.pk for p in content.get("points", []))]
+
+
+@transaction.atomic
+def delete_reference(reference: ColorReference, actor) -> None:
+    citing = citing_keyframes(reference)
+    if citing:
+        raise Conflict(f"hints on keyframes {citing} cite this reference; change them first")
+    record(reference.project, actor, "reference.deleted", reference, before=_snapshot(reference))
+    for attachment in reference.attachments.all():
+        attachment.file.delete(save=False)
+    reference.delete()
+
+
+def add_attachment(reference: ColorReference, actor, uploaded) -> ReferenceAttachment:
+    """Attach an image or PDF (by content) to a reference."""
+    if (uploaded.size or 0) > ATTACHMENT_MAX_BYTES:
+        raise Invalid(f"attachments are limited to {ATTACHMENT_MAX_BYTES // 2**20} MB")
+    head = uploaded.read(16)
+    uploaded.seek(0)
+    content_type = next((kind for magic, kind in _SIGNATURES.items() if head.startswith(magic)), None)
+    if content_type is None:
+        raise Invalid("attachments must be images (PNG, JPEG, TIFF, GIF, WebP) or PDF documents")
+    name = (uploaded.name or "attachment")[:200]
+    attachment = ReferenceAttachment(reference=reference, name=name, content_type=content_type, uploaded_by=actor)
+    attachment.file.save("attachment", uploaded, save=False)
+    try:
+        with transaction.atomic():
+            attachment.save()
+            record(reference.project, actor, "reference.attachment_added", attachment,
+                   after={"reference": reference.pk, "name": name, "content_type": content_type})
+    except Exception:
+        attachment.file.delete(save=False)
+        raise
+    return attachment
+
+
+@transaction.atomic
+def delete_attachment(attachment: ReferenceAttachment, actor) -> None:
+    record(attachment.reference.project, actor, "reference.attachment_deleted", attachment,
+           before={"reference": attachment.reference_id, "name": attachment.name})
+    attachment.file.delete(save=False)
+    attachment.delete()

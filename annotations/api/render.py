@@ -1,0 +1,130 @@
+"""REST API of renders and deliverables (producers start renders and download; members watch)."""
+from django.http import Http404, HttpResponse
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.actions import render as actions
+from annotations.api.views import get_shot
+from annotations.models import Deliverable, Render, RenderStretch
+from annotations.permissions import Cap, get_for_user
+from annotations.render import deliverables
+from annotations.render.download import file_download
+
+
+class StretchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RenderStretch
+        fields = ["index", "start", "end", "status", "frames_done", "attempts", "sha256", "finished"]
+        read_only_fields = fields
+
+
+class DeliverableSerializer(serializers.ModelSerializer):
+    label = serializers.CharField(source="get_kind_display", read_only=True)
+    url = serializers.SerializerMethodField()
+    manifest_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deliverable
+        fields = ["kind", "label", "filename", "content_type", "size_bytes", "sha256", "url", "manifest_url"]
+        read_only_fields = fields
+
+    def get_url(self, deliverable) -> str:
+        return reverse("api:deliverable-download", args=[deliverable.render_id, deliverable.kind])
+
+    def get_manifest_url(self, deliverable) -> str:
+        return reverse("api:deliverable-manifest", args=[deliverable.render_id, deliverable.kind])
+
+
+class RenderSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    stretches = StretchSerializer(many=True, read_only=True)
+    deliverables = DeliverableSerializer(many=True, read_only=True)
+    keyframes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Render
+        fields = ["id", "shot", "status", "progress", "error", "requested_by", "created", "started", "finished",
+                  "keyframe_method", "propagation_method", "sequence_start", "keyframes", "inputs_hash", "engines",
+                  "output_hash", "qc", "stretches", "deliverables"]
+        read_only_fields = fields
+
+    def get_keyframes(self, render) -> list[dict]:
+        return [{k: v for k, v in entry.items() if k != "hints"} for entry in render.keyframes]
+
+
+class StartSerializer(serializers.Serializer):
+    sequence_start = serializers.IntegerField(required=False, min_value=0, max_value=actions.MAX_SEQUENCE_START,
+                                              help_text="first number of the PNG sequence (default 1001)")
+
+
+def get_render(request, pk, cap=Cap.VIEW) -> Render:
+    return get_for_user(Render.objects.select_related("shot__project", "shot__footage", "requested_by"),
+                        request.user, cap, project_field="shot__project", pk=pk)
+
+
+def _detail(render_id: int) -> dict:
+    render = Render.objects.select_related("requested_by").prefetch_related("stretches", "deliverables").get(pk=render_id)
+    return RenderSerializer(render).data
+
+
+class ShotRenders(APIView):
+    @extend_schema(responses=RenderSerializer(many=True))
+    def get(self, request, pk):
+        shot = get_shot(request, pk)
+        renders = shot.renders.select_related("requested_by").prefetch_related("stretches", "deliverables")
+        return Response(RenderSerializer(renders, many=True).data)
+
+    @extend_schema(request=StartSerializer, responses={
+        202: RenderSerializer, 409: OpenApiResponse(description="not every keyframe approved, or already rendering")})
+    def post(self, request, pk):
+        shot = get_shot(request, pk, Cap.RENDER)
+        form = StartSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        render = actions.start_render(shot, request.user, sequence_start=form.validated_data.get("sequence_start"))
+        return Response(_detail(render.pk), status=status.HTTP_202_ACCEPTED)
+
+
+class RenderDetail(APIView):
+    """A render: status, live progress, why it failed, quality checks, stretches, deliverables."""
+
+    @extend_schema(responses=RenderSerializer)
+    def get(self, request, pk):
+        return Response(_detail(get_render(request, pk).pk))
+
+
+class RenderRetry(APIView):
+    @extend_schema(request=None, responses={202: RenderSerializer, 409: OpenApiResponse(description="not failed")})
+    def post(self, request, pk):
+        render = actions.retry_render(get_render(request, pk, Cap.RENDER), request.user)
+        return Response(_detail(render.pk), status=status.HTTP_202_ACCEPTED)
+
+
+def _deliverable(request, pk, kind) -> Deliverable:
+    render = get_render(request, pk, Cap.DOWNLOAD)
+    deliverable = render.deliverables.filter(kind=kind).first()
+    if deliverable is None:
+        raise Http404(f"no {kind} deliverable for this render" + ("" if render.status == "done" else " yet"))
+    return deliverable
+
+
+class DeliverableDownload(APIView):
+    """The file, streamed; resumable with `Range: bytes=...` (206 Partial Content)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              (206, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, pk, kind):
+        deliverable = _deliverable(request, pk, kind)
+        return file_download(request, deliverable.file, filename=deliverable.filename,
+                             content_type=deliverable.content_type, etag=deliverable.sha256)
+
+
+class DeliverableManifest(APIView):
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    def get(self, request, pk, kind):
+        deliverable = _deliverable(request, pk, kind)
+        response = HttpResponse(deliverables.manifest_json(deliverable.manifest), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{deliverable.filename}.manifest.json"'
+        return response

@@ -1,0 +1,106 @@
+"""Renders of a shot from its approved keyframes, their stretches and deliverables."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Render(models.Model):
+    """One render of a shot. Everything it depends on is frozen on the row when it starts:
+    the approved revisions (`keyframes`), the engine methods and the queue, so a retry or a
+    second worker computes exactly the same thing."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PREPARING = "preparing"   # keyframes colorized
+        RUNNING = "running"       # stretches propagated
+        JOINING = "joining"       # joined, checked, encoded
+        DONE = "done"
+        FAILED = "failed"
+
+    uid = models.UUIDField(unique=True, editable=False, default=uuid.uuid4)
+    shot = models.ForeignKey("annotations.Shot", on_delete=models.CASCADE, related_name="renders")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    queue = models.CharField(max_length=64, default="batch")
+    keyframe_method = models.CharField(max_length=16, default="cnn")
+    propagation_method = models.CharField(max_length=16, default="cnn")
+    sequence_start = models.PositiveIntegerField(default=1001)
+    keyframes = models.JSONField(default=list, help_text="approved revisions and their approvals")
+    inputs_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of everything the output depends on")
+    engines = models.JSONField(default=dict, blank=True, help_text="engine versions and weights hashes")
+    output_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of the joined 16-bit frames")
+    qc = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"render {self.pk} of {self.shot} ({self.status})"
+
+    @property
+    def project(self):
+        return self.shot.project
+
+    @property
+    def storage_dir(self) -> str:
+        return f"renders/{self.uid}"
+
+
+class RenderStretch(models.Model):
+    """Frames [start, end) of a render, computed by one job; `done` is its commit point."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    render = models.ForeignKey(Render, on_delete=models.CASCADE, related_name="stretches")
+    index = models.PositiveIntegerField()
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    frames_done = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="times a job started computing it")
+    output = models.CharField(max_length=255, blank=True, help_text="storage name of the .npz")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="of its frames")
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["render_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["render", "index"], name="one_stretch_per_index")]
+
+    def __str__(self):
+        return f"{self.render_id}[{self.start}:{self.end}] {self.status}"
+
+
+class Deliverable(models.Model):
+    """A file a producer downloads, with its manifest."""
+
+    class Kind(models.TextChoices):
+        REVIEW_MP4 = "mp4", "H.264 MP4 review copy"
+        PRORES_MOV = "prores", "ProRes 422 HQ 10-bit MOV"
+        PNG_SEQUENCE = "png", "16-bit PNG sequence (zip)"
+
+    render = models.ForeignKey(Render, on_delete=models.CASCADE, related_name="deliverables")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    file = models.CharField(max_length=255, help_text="storage name")
+    filename = models.CharField(max_length=255, help_text="offered download name")
+    content_type = models.CharField(max_length=100)
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    manifest = models.JSONField(default=dict)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["render_id", "kind"]
+        constraints = [models.UniqueConstraint(fields=["render", "kind"], name="one_deliverable_per_kind")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of render {self.render_id}"

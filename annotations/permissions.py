@@ -1,0 +1,80 @@
+"""Who may do what: one table of capabilities per project role, used by pages, the API and sockets.
+
+A user who is not a member of a project gets 404 for everything in it (its ids do not leak);
+a member whose role lacks a capability gets 403.
+"""
+from __future__ import annotations
+
+from django.http import Http404
+
+from annotations.errors import NotAllowed
+from annotations.models import Membership, Project, Role
+
+
+class Cap:
+    VIEW = "view"                          # see the project, its shots, keyframes, hints, references
+    EDIT_HINTS = "edit_hints"              # add/remove keyframes, edit hints
+    SUBMIT = "submit"                      # submit keyframes for review
+    REVIEW = "review"                      # approve or request changes
+    MANAGE_REFERENCES = "manage_references"  # add/edit color references and their sources
+    MANAGE_FOOTAGE = "manage_footage"      # upload footage, split it into shots
+    RENDER = "render"                      # start renders
+    DOWNLOAD = "download"                  # download deliverables
+    VIEW_AUDIT = "view_audit"
+    MANAGE_MEMBERS = "manage_members"
+    MANAGE_PROJECT = "manage_project"
+
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    Role.ANNOTATOR: frozenset({Cap.VIEW, Cap.EDIT_HINTS, Cap.SUBMIT, Cap.MANAGE_REFERENCES}),
+    Role.REVIEWER: frozenset({Cap.VIEW, Cap.REVIEW, Cap.MANAGE_REFERENCES, Cap.VIEW_AUDIT}),
+    Role.PRODUCER: frozenset({Cap.VIEW, Cap.MANAGE_FOOTAGE, Cap.RENDER, Cap.DOWNLOAD, Cap.VIEW_AUDIT}),
+    Role.MANAGER: frozenset(
+        {Cap.VIEW, Cap.EDIT_HINTS, Cap.SUBMIT, Cap.MANAGE_REFERENCES, Cap.MANAGE_FOOTAGE, Cap.RENDER,
+         Cap.DOWNLOAD, Cap.VIEW_AUDIT, Cap.MANAGE_MEMBERS, Cap.MANAGE_PROJECT}
+    ),
+}
+
+
+def role_of(user, project: Project | int) -> str | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    project_id = project if isinstance(project, int) else project.pk
+    return Membership.objects.filter(project_id=project_id, user=user).values_list("role", flat=True).first()
+
+
+def capabilities(user, project: Project | int) -> frozenset[str]:
+    role = role_of(user, project)
+    return CAPABILITIES.get(role, frozenset())
+
+
+def can(user, project: Project | int, capability: str) -> bool:
+    return capability in capabilities(user, project)
+
+
+def require(user, project: Project | int, capability: str) -> None:
+    """404 for non-members, 403 for members without the capability."""
+    caps = capabilities(user, project)
+    if not caps:
+        raise Http404("no such project")
+    if capability not in caps:
+        raise NotAllowed(f"your role in this project does not allow: {capability.replace('_', ' ')}")
+
+
+def visible_projects(user):
+    if not getattr(user, "is_authenticated", False):
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user).distinct()
+
+
+def get_for_user(queryset, user, capability: str = Cap.VIEW, project_field: str = "project", **lookup):
+    """Fetch one row of `queryset` the user may act on (`project_field` leads to its project)."""
+    filter_key = f"{project_field}__memberships__user" if project_field else "memberships__user"
+    obj = queryset.filter(**{filter_key: user}, **lookup).distinct().first() if user.is_authenticated else None
+    if obj is None:
+        raise Http404("not found")
+    project = obj
+    for part in project_field.split("__") if project_field else []:
+        project = getattr(project, part)
+    require(user, project, capability)
+    return obj

@@ -1,0 +1,270 @@
+"""Broadcast deliverables of a render, written in one pass over its joined 16-bit frames.
+
+- H.264 MP4 review copy: 8-bit 4:2:0, BT.709, limited range, fast start;
+- ProRes 422 HQ mezzanine (prores_ks profile 3, 10-bit 4:2:2) in MOV, with the source's frame
+  rate and start timecode and the source's audio packets remuxed untouched;
+- 16-bit PNG sequence in a zip, numbered from the render's sequence start (1001 by default).
+
+R'G'B' -> Y'CbCr is done here with the exact Rec. 709 limited-range equations (swscale's
+fast path overshoots white by a few codes), so legal levels hold by construction and the
+read-back check measures only what the codec does.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import zipfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+from annotations import frames
+from annotations.render import pipeline, qc
+from inference.color import REC709, as_float
+
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same frames give the same zip bytes
+CONTENT_TYPES = {"mp4": "video/mp4", "prores": "video/quicktime", "png": "application/zip"}
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "shot"
+
+
+def file_names(render) -> dict[str, str]:
+    base = f"{slug(render.shot.name)}_r{render.pk}"
+    return {"mp4": f"{base}_review.mp4", "prores": f"{base}_prores422hq.mov", "png": f"{base}_png16.zip"}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- Y'CbCr ---------------------------------------------------------------------------------------
+
+def ycbcr(rgb: np.ndarray, bits: int, chroma: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rec. 709 limited-range planes of R'G'B' (uint8/uint16/float); chroma "422" or "420" (averaged)."""
+    rgb = as_float(rgb)
+    y = rgb @ REC709
+    cb = (rgb[..., 2] - y) / 1.8556
+    cr = (rgb[..., 0] - y) / 1.5748
+    if chroma in ("422", "420"):
+        cb, cr = ((c[:, 0::2] + c[:, 1::2]) / 2 for c in (cb, cr))
+    if chroma == "420":
+        cb, cr = ((c[0::2] + c[1::2]) / 2 for c in (cb, cr))
+    scale = 1 << (bits - 8)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    (y_lo, y_hi), (c_lo, c_hi) = qc.LEGAL[bits]
+    to_code = lambda v, lo, hi, offset, span: np.clip(np.rint(offset * scale + span * scale * v), lo, hi).astype(dtype)
+    return to_code(y, y_lo, y_hi, 16, 219), to_code(cb, c_lo, c_hi, 128, 224), to_code(cr, c_lo, c_hi, 128, 224)
+
+
+def yuv_frame(planes, pix_fmt: str) -> av.VideoFrame:
+    height, width = planes[0].shape
+    frame = av.VideoFrame(width, height, pix_fmt)
+    for plane, values in zip(frame.planes, planes):
+        itemsize = values.dtype.itemsize
+        padded = np.zeros((plane.height, plane.line_size // itemsize), values.dtype)
+        padded[:, : values.shape[1]] = values
+        plane.update(padded.astype(values.dtype.newbyteorder("<"), copy=False).tobytes())
+    frame.colorspace, frame.color_range = 1, 1  # BT.709, limited ("MPEG")
+    return frame
+
+
+# --- Audio ----------------------------------------------------------------------------------------
+
+def copy_audio(output, shot, allowed: set[str] | None = None) -> dict:
+    """Remux the source audio packets covering the shot, untouched (timestamps rebased only).
+
+    Must run before the first video packet is muxed; returns what was done, for the manifest.
+    """
+    footage = shot.footage
+    if not footage.has_audio or footage.kind != footage.Kind.VIDEO:
+        return {"audio": "none in source"}
+    with frames.local_path(footage.original.name) as path, av.open(str(path)) as source:
+        stream = source.streams.audio[0]
+        codec = stream.codec_context.name
+        if allowed is not None and codec not in allowed:
+            return {"audio": f"omitted: {codec} cannot be carried in this container untouched"}
+        out = output.add_stream_from_template(stream)
+        rate = footage.frame_rate
+        origin = stream.start_time or 0
+        begin = Fraction(shot.first_frame) / rate
+        end = Fraction(shot.first_frame + shot.frame_count) / rate
+        # Timestamps keep their offset to the shot's first frame (encoder priming stays negative).
+        shift = origin + round(begin / stream.time_base)
+        packets, size, previous = 0, 0, None
+        digest = hashlib.sha256()
+
+        def put(packet):
+            nonlocal packets, size
+            digest.update(bytes(packet))
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = out
+            size += packet.size
+            packets += 1
+            output.mux(packet)
+
+        for packet in source.demux(stream):
+            if packet.pts is None or packet.dts is None:
+                continue
+            start = (packet.pts - origin) * stream.time_base
+            stop = start + (packet.duration or 0) * stream.time_base
+            if stop <= begin:
+                previous = packet  # the packet just before the shot: the decoder's pre-roll
+                continue
+            if start >= end:
+                break
+            if previous is not None:
+                put(previous)
+                previous = None
+            put(packet)
+    return {"audio": "passed through untouched", "audio_codec": codec, "audio_packets": packets,
+            "audio_bytes": size, "audio_sha256": digest.hexdigest()}
+
+
+# --- Encoders -------------------------------------------------------------------------------------
+
+class VideoEncoder:
+    """One video file: frames in as 16-bit R'G'B', Y'CbCr out through a real codec."""
+
+    def __init__(self, path: Path, shot, *, codec: str, pix_fmt: str, bits: int, chroma: str,
+                 options: dict, container_options: dict | None = None, audio: set[str] | None = None):
+        if shot.width % 2 or (chroma == "420" and shot.height % 2):
+            raise ValueError(f"{codec} {pix_fmt} needs even frame dimensions; the shot is {shot.width}x{shot.height}")
+        self.path, self.pix_fmt, self.bits, self.chroma = path, pix_fmt, bits, chroma
+        self.container = av.open(str(path), "w", options=container_options or {})
+        self.stream = self.container.add_stream(codec, rate=shot.frame_rate)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = shot.width, shot.height, pix_fmt
+        self.stream.options = options
+        self.stream.metadata["timecode"] = shot.start_timecode
+        context = self.stream.codec_context
+        context.color_range, context.colorspace, context.color_primaries, context.color_trc = 1, 1, 1, 1
+        self.audio = copy_audio(self.container, shot, audio)
+        self.time_base = 1 / Fraction(shot.frame_rate)
+        self.count = 0
+
+    def write(self, rgb16: np.ndarray) -> None:
+        frame = yuv_frame(ycbcr(rgb16, self.bits, self.chroma), self.pix_fmt)
+        frame.pts = self.count
+        frame.time_base = self.time_base
+        self.container.mux(self.stream.encode(frame))
+        self.count += 1
+
+    def close(self) -> None:
+        self.container.mux(self.stream.encode(None))
+        self.container.close()
+
+
+def review_encoder(path: Path, shot) -> VideoEncoder:
+    return VideoEncoder(path, shot, codec="libx264", pix_fmt="yuv420p", bits=8, chroma="420",
+                        options={"crf": "17", "preset": "medium"}, container_options={"movflags": "+faststart"},
+                        audio=MP4_AUDIO)
+
+
+def prores_encoder(path: Path, shot) -> VideoEncoder:
+    return VideoEncoder(path, shot, codec="prores_ks", pix_fmt="yuv422p10le", bits=10, chroma="422",
+                        options={"profile": "3", "vendor": "apl0"})
+
+
+FORMATS = {
+    "mp4": {"container": "MP4", "codec": "H.264 (libx264)", "pix_fmt": "yuv420p", "bit_depth": 8,
+            "color": "Rec. 709, limited range"},
+    "prores": {"container": "QuickTime MOV", "codec": "Apple ProRes 422 HQ (prores_ks profile 3)",
+               "pix_fmt": "yuv422p10le", "bit_depth": 10, "color": "Rec. 709, limited range"},
+    "png": {"container": "zip (stored)", "codec": "PNG", "pix_fmt": "rgb48", "bit_depth": 16,
+            "color": "Rec. 709 R'G'B', full range"},
+}
+
+
+def build(render, progress=None) -> tuple[str, dict, list[dict]]:
+    """Join the render's frames once into every deliverable; returns (output sha256, qc, deliverables).
+
+    Each deliverable is {"kind", "file" (storage name), "filename", "content_type", "size_bytes",
+    "sha256", "files" (name, sha256, bytes of every file it holds), "format"}.
+    """
+    shot = render.shot
+    names = file_names(render)
+    checks = qc.FrameChecks()
+    digest = hashlib.sha256()
+    png_files = []
+    with tempfile.TemporaryDirectory(prefix="render-") as folder:
+        folder = Path(folder)
+        paths = {kind: folder / name for kind, name in names.items()}
+        encoders = {"mp4": review_encoder(paths["mp4"], shot), "prores": prores_encoder(paths["prores"], shot)}
+        with zipfile.ZipFile(paths["png"], "w", zipfile.ZIP_STORED) as archive:
+            source = frames.iter_shot_luma(shot)
+            for index in range(shot.frame_count):
+                with default_storage.open(pipeline.frame_name(render, index), "rb") as handle:
+                    data = handle.read()
+                master = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)[..., ::-1]
+                digest.update(np.ascontiguousarray(master).tobytes())
+                checks.add(master, next(source))
+                for encoder in encoders.values():
+                    encoder.write(master)
+                member = f"{slug(shot.name)}.{render.sequence_start + index:04d}.png"
+                info = zipfile.ZipInfo(member, date_time=_ZIP_TIME)
+                archive.writestr(info, data)
+                png_files.append({"name": member, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+                if progress:
+                    progress(index + 1, shot.frame_count)
+            for encoder in encoders.values():
+                encoder.close()
+        report = checks.summary()
+        report["legal_range"] = {kind: qc.legal_range(paths[kind]) for kind in ("mp4", "prores")}
+        report["passed"] = bool(report["luma"]["pass"] and report["flicker"]["pass"]
+                                and all(r["pass"] for r in report["legal_range"].values()))
+        made = []
+        for kind, path in paths.items():
+            sha = sha256_file(path)
+            file_entry = {"name": names[kind], "sha256": sha, "bytes": path.stat().st_size}
+            extra = encoders[kind].audio if kind in encoders else {}
+            made.append({"kind": kind, "file": store(f"{render.storage_dir}/deliverables/{names[kind]}", path),
+                         "filename": names[kind], "content_type": CONTENT_TYPES[kind],
+                         "size_bytes": path.stat().st_size, "sha256": sha,
+                         "files": [file_entry] + (png_files if kind == "png" else []),
+                         "format": {**FORMATS[kind], **extra}})
+    return digest.hexdigest(), report, made
+
+
+def store(name: str, path: Path) -> str:
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    with open(path, "rb") as handle:
+        return default_storage.save(name, File(handle))
+
+
+def manifest(render, deliverable: dict) -> dict:
+    """What a deliverable is, where it came from, and how to verify it."""
+    shot = render.shot
+    return {
+        "deliverable": deliverable["kind"],
+        "format": deliverable["format"],
+        "files": deliverable["files"],
+        "shot": {"id": shot.pk, "name": shot.name, "footage": shot.footage.name, "first_frame": shot.first_frame,
+                 "frame_count": shot.frame_count, "width": shot.width, "height": shot.height,
+                 "frame_rate": str(shot.frame_rate), "start_timecode": shot.start_timecode,
+                 "sequence_start": render.sequence_start if deliverable["kind"] == "png" else None},
+        "render": {"id": render.pk, "uid": str(render.uid), "requested_by": getattr(render.requested_by, "username", None),
+                   "started": render.started.isoformat() if render.started else None,
+                   "inputs_sha256": render.inputs_hash, "frames_sha256": render.output_hash},
+        "engines": render.engines,
+        "keyframes": [{key: value for key, value in entry.items() if key != "hints"} for entry in render.keyframes],
+        "quality_checks": {key: value for key, value in render.qc.items()},
+    }
+
+
+def manifest_json(data: dict) -> bytes:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False).encode()

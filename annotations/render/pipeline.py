@@ -1,0 +1,102 @@
+"""The engine work of a render: keyframe images, stretches, and the 16-bit master frames.
+
+Master frames are stored one 16-bit PNG per frame under the render's folder, through
+Django's storage API, so any worker sharing the storage can join them. Their luma is the
+source's full-precision luma (the engines' 8-bit output gives the chroma only).
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+from django.core.files.storage import default_storage
+
+from annotations import frames
+from annotations.render import engines
+from inference.color import as_float, with_luma
+from inference.hints import parse_hints
+
+
+def frame_name(render, index: int) -> str:
+    return f"{render.storage_dir}/frames/{index:06d}.png"
+
+
+def keyframe_name(render, frame: int) -> str:
+    return f"{render.storage_dir}/keyframes/{frame:06d}.png"
+
+
+def to_uint16(image: np.ndarray) -> np.ndarray:
+    return (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return data.tobytes()
+
+
+def read_png(name: str) -> np.ndarray:
+    with default_storage.open(name, "rb") as handle:
+        data = np.frombuffer(handle.read(), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"{name} could not be decoded")
+    return np.ascontiguousarray(image[..., ::-1])
+
+
+def colorize_keyframes(render) -> None:
+    """Full-resolution color image of every approved keyframe (skips those already stored)."""
+    shot = render.shot
+    engine = None
+    for entry in render.keyframes:
+        name = keyframe_name(render, entry["frame"])
+        if default_storage.exists(name):
+            continue
+        engine = engine or engines.keyframe_engine(render.keyframe_method)
+        image = next(frames.iter_shot_frames(shot, entry["frame"], entry["frame"] + 1))
+        hints = parse_hints(entry["hints"], shot.width, shot.height)
+        rgb = engine.colorize(image, hints, method=render.keyframe_method)
+        frames.save(name, encode_png(rgb))
+
+
+def keyframe_images(render) -> dict[int, np.ndarray]:
+    return {entry["frame"]: read_png(keyframe_name(render, entry["frame"])) for entry in render.keyframes}
+
+
+class ShotLuma:
+    """Full-precision luma of a shot's frames by index: a range decoded in one pass, others on demand."""
+
+    def __init__(self, shot, start: int = 0, stop: int | None = None):
+        self.shot = shot
+        stop = shot.frame_count if stop is None else min(stop, shot.frame_count)
+        self.cache = dict(zip(range(start, stop), frames.iter_shot_luma(shot, start, stop)))
+
+    def __call__(self, index: int) -> np.ndarray:
+        if index not in self.cache:
+            self.cache[index] = frames.shot_luma(self.shot, index)
+        return self.cache[index]
+
+
+def compute_stretch(render, start: int, end: int, progress: Callable[[int], None] | None = None) -> str:
+    """Propagate frames [start, end), store them as 16-bit masters; returns the sha256 of their pixels."""
+    shot = render.shot
+    luma = ShotLuma(shot, start, end + 1)  # `end` is the next keyframe: the stretch walks toward it
+    propagator = engines.propagator(render.propagation_method)
+    digest = hashlib.sha256()
+    for done, (index, rgb) in enumerate(
+            propagator.propagate_stretch(luma, keyframe_images(render), start, end, count=shot.frame_count), 1):
+        master = to_uint16(with_luma(luma(index), as_float(rgb)))
+        frames.save(frame_name(render, index), encode_png(master))
+        digest.update(master.tobytes())
+        if progress:
+            progress(done)
+    return digest.hexdigest()
+
+
+def master_frames(render) -> Iterator[np.ndarray]:
+    """The joined render: 16-bit RGB frames in order."""
+    for index in range(render.shot.frame_count):
+        yield read_png(frame_name(render, index))

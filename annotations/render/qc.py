@@ -1,0 +1,103 @@
+"""Quality checks run on every render and stored with it.
+
+- luma: the output's Rec. 709 luma against the source's, max difference per frame in 8-bit
+  code values (the engines never alter luma, so this should stay below half a code value);
+- legal range: the samples of the encoded deliverables, read back with the decoder, against
+  broadcast-safe levels (8-bit Y' 16-235 / Cb Cr 16-240; 10-bit 64-940 / 64-960), with the
+  EBU R 103 tolerance for codec overshoot (`strict_pass` says whether none at all is outside);
+- flicker: chroma change between consecutive frames where the picture itself does not change
+  (|dY'| < 2 code values), mean CIE a*b* distance; what a viewer sees as color flicker.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from django.conf import settings
+
+from inference.color import as_float, rgb_to_lab, to_luma
+
+LEGAL = {8: ((16, 235), (16, 240)), 10: ((64, 940), (64, 960))}
+FLICKER_SIDE = 256
+STATIC_LUMA = 2 / 255
+
+
+def limits() -> dict:
+    return {"luma_max_diff": getattr(settings, "COLORPROJ_QC_LUMA_MAX_DIFF", 0.5),
+            "flicker_max": getattr(settings, "COLORPROJ_QC_FLICKER_MAX", 3.0)}
+
+
+class FrameChecks:
+    """Per-frame figures, accumulated while the joined frames stream past once."""
+
+    def __init__(self):
+        self.luma_diff: list[float] = []
+        self.flicker: list[float | None] = []
+        self._previous = None
+
+    def add(self, output: np.ndarray, source_luma: np.ndarray) -> None:
+        out_luma = to_luma(output)
+        self.luma_diff.append(round(float(np.abs(out_luma - source_luma).max()) * 255, 4))
+        height, width = out_luma.shape
+        scale = min(1.0, FLICKER_SIDE / max(height, width))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = cv2.resize(as_float(output), size, interpolation=cv2.INTER_AREA)
+        current = (to_luma(small), rgb_to_lab(small)[..., 1:])
+        if self._previous is not None:
+            static = np.abs(current[0] - self._previous[0]) < STATIC_LUMA
+            if static.any():
+                distance = np.linalg.norm(current[1] - self._previous[1], axis=-1)
+                self.flicker.append(round(float(distance[static].mean()), 4))
+            else:
+                self.flicker.append(None)
+        self._previous = current
+
+    def summary(self) -> dict:
+        bounds = limits()
+        flicker = [f for f in self.flicker if f is not None]
+        luma_max = max(self.luma_diff) if self.luma_diff else 0.0
+        flicker_max = max(flicker) if flicker else 0.0
+        return {
+            "luma": {"max_diff_per_frame": self.luma_diff, "max_diff": luma_max, "limit": bounds["luma_max_diff"],
+                     "unit": "8-bit code values", "pass": luma_max <= bounds["luma_max_diff"]},
+            "flicker": {"per_frame": self.flicker, "mean": round(float(np.mean(flicker)), 4) if flicker else 0.0,
+                        "max": flicker_max, "limit": bounds["flicker_max"], "unit": "mean a*b* distance, static pixels",
+                        "pass": flicker_max <= bounds["flicker_max"]},
+        }
+
+
+def _plane(plane, itemsize: int) -> np.ndarray:
+    dtype = np.uint8 if itemsize == 1 else np.dtype("<u2")
+    rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // itemsize)
+    return rows[:, : plane.width]
+
+
+def legal_range(path: str | Path) -> dict:
+    """Decode a Y'CbCr deliverable and count samples outside broadcast-safe levels."""
+    y_lo = c_lo = 1 << 16
+    y_hi = c_hi = outside = total = 0
+    bits = 8
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            bits = max(c.bits for c in frame.format.components)
+            (ylim, clim) = LEGAL[10 if bits > 8 else 8]
+            itemsize = 2 if bits > 8 else 1
+            for number, plane in enumerate(frame.planes[:3]):
+                values = _plane(plane, itemsize)
+                lo, hi = (ylim if number == 0 else clim)
+                outside += int(((values < lo) | (values > hi)).sum())
+                total += values.size
+                if number == 0:
+                    y_lo, y_hi = min(y_lo, int(values.min())), max(y_hi, int(values.max()))
+                else:
+                    c_lo, c_hi = min(c_lo, int(values.min())), max(c_hi, int(values.max()))
+    (ylim, clim) = LEGAL[10 if bits > 8 else 8]
+    # EBU R 103 tolerance: lossy codecs ring a little past nominal levels at hard edges; up to 1 %
+    # of samples may, as long as none leaves -1 % .. +103 % of the nominal range.
+    within = all(lo - 0.01 * (hi - lo) <= value <= hi + 0.03 * (hi - lo)
+                 for (lo, hi), values in ((ylim, (y_lo, y_hi)), (clim, (c_lo, c_hi))) for value in values)
+    return {"bits": bits, "y": [y_lo, y_hi], "c": [c_lo, c_hi], "legal_y": list(ylim), "legal_c": list(clim),
+            "samples_outside": outside, "samples": total, "strict_pass": outside == 0,
+            "pass": within and outside <= 0.01 * max(total, 1)}

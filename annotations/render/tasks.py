@@ -1,0 +1,39 @@
+"""The render jobs (thin: load by id, call the step in annotations.actions.render).
+
+Each is safe to run twice: a job redelivered after its worker died (acks late, reject on
+worker lost) finds what is already done and skips it.
+"""
+from colorproj.jobs import job
+
+
+def _render(render_id: int):
+    from annotations.models import Render
+
+    return Render.objects.filter(pk=render_id).select_related("shot__footage", "shot__project").first()
+
+
+@job(queue="batch")
+def prepare_render(render_id: int) -> None:
+    from annotations.actions import render as actions
+
+    render = _render(render_id)
+    if render is not None:
+        actions.prepare(render)
+
+
+@job(queue="batch")
+def render_stretch(render_id: int, index: int) -> None:
+    from annotations.actions import render as actions
+
+    render = _render(render_id)
+    if render is not None:
+        actions.run_stretch(render, index)
+
+
+@job(queue="batch")
+def finalize_render(render_id: int) -> None:
+    from annotations.actions import render as actions
+
+    render = _render(render_id)
+    if render is not None:
+        actions.finalize(render)

@@ -1,0 +1,155 @@
+"""Review pages: a keyframe's hints, preview and cited sources side by side; a shot's review and
+renders; the exportable review report; the user's notifications.
+
+Pages only read; every change goes through the REST API (and so through the same role checks).
+"""
+from __future__ import annotations
+
+import base64
+
+import cv2
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+
+from annotations import frames
+from annotations.actions import review as review_actions
+from annotations.models import Keyframe, Notification, Shot
+from annotations.permissions import Cap, capabilities, get_for_user
+from annotations.render import deliverables, engines, pipeline
+from inference.hints import parse_hints
+
+PREVIEW_LONG_SIDE = 960
+THUMB_LONG_SIDE = 320
+
+
+def _keyframe(request, pk) -> Keyframe:
+    return get_for_user(Keyframe.objects.select_related("shot__project", "shot__footage", "head"), request.user,
+                        project_field="shot__project", pk=pk)
+
+
+def _shot(request, pk) -> Shot:
+    return get_for_user(Shot.objects.select_related("project", "footage"), request.user, pk=pk)
+
+
+def colorized(keyframe: Keyframe, revision, long_side: int = PREVIEW_LONG_SIDE) -> bytes:
+    """PNG of the keyframe colorized from `revision`'s hints, as a render would (cached by content)."""
+    method = settings.COLORPROJ_RENDER_KEYFRAME_METHOD
+    name = f"review/previews/{revision.content_hash}-{keyframe.shot.footage.uid}-{keyframe.frame}-{method}-{long_side}.png"
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as handle:
+            return handle.read()
+    shot = keyframe.shot
+    image = next(frames.iter_shot_frames(shot, keyframe.frame, keyframe.frame + 1))
+    rgb = engines.keyframe_engine(method).colorize(image, parse_hints(revision.content, shot.width, shot.height),
+                                                   method=method)
+    width, height = frames.proxy_size(shot.width, shot.height, long_side)
+    if (width, height) != (shot.width, shot.height):
+        rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    data = pipeline.encode_png(rgb)
+    frames.save(name, data)
+    return data
+
+
+@login_required
+def keyframe_preview(request, pk):
+    """The colorized preview of a revision (`?revision=N`, default the latest)."""
+    keyframe = _keyframe(request, pk)
+    revision = keyframe.head
+    number = request.GET.get("revision", "")
+    if number.isdigit():
+        revision = keyframe.revisions.filter(number=int(number)).first() or revision
+    response = HttpResponse(colorized(keyframe, revision), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+def keyframe_review(request, pk):
+    keyframe = _keyframe(request, pk)
+    shot = keyframe.shot
+    caps = capabilities(request.user, shot.project)
+    cited, unlinked = review_actions.cited_references(keyframe, keyframe.head)
+    authors = review_actions.authors(keyframe, keyframe.head)
+    comments = keyframe.review_comments.select_related("author", "revision")
+    return render(request, "review/keyframe.html", {
+        "keyframe": keyframe, "shot": shot, "project": shot.project, "revision": keyframe.head,
+        "sources": review_actions.snapshots(cited, keyframe.head), "unlinked": unlinked,
+        "references": shot.project.references.all(),
+        "history": keyframe.reviews.select_related("actor", "revision"),
+        "comments": comments, "comments_json": [{"x": c.x, "y": c.y} for c in comments if c.x is not None],
+        "timecode": shot.timecode(keyframe.frame), "approval": review_actions.current_approval(keyframe),
+        "can_review": Cap.REVIEW in caps and request.user.pk not in authors,
+        "is_author": request.user.pk in authors,
+        "can_submit": Cap.SUBMIT in caps, "can_comment": bool(caps & {Cap.REVIEW, Cap.EDIT_HINTS}),
+        "hints_json": keyframe.head.content,
+    })
+
+
+@login_required
+def shot_review(request, pk):
+    shot = _shot(request, pk)
+    caps = capabilities(request.user, shot.project)
+    try:
+        review_actions.approved_keyframes(shot)
+        blocked = None
+    except review_actions.Conflict as exc:
+        blocked = exc.message
+    return render(request, "review/shot.html", {
+        "shot": shot, "project": shot.project, "blocked": blocked,
+        "keyframes": shot.keyframes.select_related("head"),
+        "renders": shot.renders.select_related("requested_by").prefetch_related("stretches", "deliverables")[:20],
+        "can_render": Cap.RENDER in caps, "can_download": Cap.DOWNLOAD in caps,
+        "default_start": settings.COLORPROJ_SEQUENCE_START,
+    })
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+@login_required
+def review_report(request, pk):
+    """The shot's review report: self-contained HTML (thumbnails inline); `?download=1` to save it."""
+    shot = _shot(request, pk)
+    rows = []
+    for keyframe in shot.keyframes.select_related("head"):
+        approval = review_actions.current_approval(keyframe)
+        history = keyframe.reviews.select_related("actor", "revision")
+        rows.append({
+            "keyframe": keyframe, "timecode": shot.timecode(keyframe.frame), "approval": approval,
+            "history": history,
+            "thumbnail": _data_uri(colorized(keyframe, approval.revision, THUMB_LONG_SIDE)) if approval else None,
+            "comments": keyframe.review_comments.select_related("author", "revision"),
+        })
+    renders = shot.renders.filter(status="done").select_related("requested_by")[:5]
+    response = render(request, "review/report.html", {
+        "shot": shot, "project": shot.project, "rows": rows, "renders": renders, "generated": timezone.now(),
+        "generated_by": request.user,
+        "all_approved": bool(rows) and all(r["approval"] for r in rows),
+    })
+    if request.GET.get("download"):
+        name = f"{deliverables.slug(shot.name)}_review_report.html"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+def notifications(request):
+    items = Notification.objects.filter(recipient=request.user, project__memberships__user=request.user) \
+        .distinct().select_related("actor", "project", "keyframe", "shot")[:200]
+    return render(request, "review/notifications.html", {"notifications": items})
+
+
+
+urlpatterns = [  # included under /review/ by annotations.urls
+    path("keyframes/<int:pk>/", keyframe_review, name="review-keyframe"),
+    path("keyframes/<int:pk>/preview.png", keyframe_preview, name="review-keyframe-preview"),
+    path("shots/<int:pk>/", shot_review, name="review-shot"),
+    path("shots/<int:pk>/report/", review_report, name="review-report"),
+    path("notifications/", notifications, name="notifications"),
+]

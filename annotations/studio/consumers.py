@@ -1,0 +1,301 @@
+"""The keyframe editor's websocket: ws/keyframes/<id>/.
+
+Everyone with the keyframe open shares the group `keyframe.<id>`: hint revisions, previews,
+presence and cursors reach all of them. Any project member may watch; edits need the
+EDIT_HINTS capability, checked on every edit (a role can change while a socket is open).
+
+Client -> server (every message is a JSON object with "type"; "request" is echoed back):
+    {"type": "edit", "ops": [...], "request": "r1"}   hint ops (annotations.actions.keyframes)
+    {"type": "revert", "revision": 3}                 make revision 3's hints the newest ones
+    {"type": "history"}                               the revision list
+    {"type": "suggest", "x": .., "y": .., "request"}  network color suggestions at a source pixel
+    {"type": "preview"}                               (re)send or compute the newest preview
+    {"type": "cursor", "x": .., "y": ..}              my cursor, in source pixels (null: left the canvas)
+    {"type": "ping"}
+Server -> client:
+    welcome, ack, hints, preview, preview_failed, suggestions, history, presence, cursor,
+    conflict, error, deleted, pong (see the handlers below for their fields).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from annotations import events
+from annotations.actions import keyframes as keyframe_actions
+from annotations.errors import ActionError, Conflict
+from annotations.models import HintRevision, Keyframe
+from annotations.permissions import Cap, capabilities
+from annotations.studio import previews
+from annotations.studio.state import preview_state
+
+log = logging.getLogger("annotations.studio")
+
+MAX_MESSAGE_BYTES = 512 * 1024
+PEER_COLORS = ("#4fc3f7", "#f06292", "#aed581", "#ffb74d", "#ba68c8", "#4db6ac", "#e57373", "#fff176")
+
+
+# --- ORM helpers (run in a worker thread) -------------------------------------------------------
+
+@database_sync_to_async
+def load_keyframe(keyframe_id: int) -> Keyframe | None:
+    return Keyframe.objects.select_related("shot__footage", "shot__project", "head").filter(pk=keyframe_id).first()
+
+
+@database_sync_to_async
+def capabilities_of(user, project_id: int) -> frozenset[str]:
+    return capabilities(user, project_id)
+
+
+@database_sync_to_async
+def apply_ops(keyframe: Keyframe, user, ops, message: str) -> HintRevision:
+    revision = keyframe_actions.apply_hint_ops(keyframe, user, ops, message=message)
+    previews.request_preview(keyframe.pk, revision.number)
+    return revision
+
+
+@database_sync_to_async
+def revert_to(keyframe: Keyframe, user, number) -> HintRevision:
+    old = HintRevision.objects.filter(keyframe=keyframe, number=number).first()
+    if old is None:
+        raise ActionError(f"revision {number!r} does not exist")
+    revision = keyframe_actions.save_hints(keyframe, user, old.content, message=f"reverted to revision {number}")
+    previews.request_preview(keyframe.pk, revision.number)
+    return revision
+
+
+@database_sync_to_async
+def head_state(keyframe_id: int) -> dict | None:
+    keyframe = Keyframe.objects.select_related("head").filter(pk=keyframe_id).first()
+    if keyframe is None:
+        return None
+    return {"revision": keyframe.head.number, "hints": keyframe.head.content,
+            "review_status": keyframe.review_status, "content_hash": keyframe.head.content_hash}
+
+
+@database_sync_to_async
+def revision_list(keyframe_id: int) -> list[dict]:
+    rows = HintRevision.objects.filter(keyframe_id=keyframe_id).select_related("author").order_by("-number")[:200]
+    return [{"revision": r.number, "author": r.author.username if r.author else None,
+             "created": r.created.isoformat(), "message": r.message,
+             "points": len(r.content.get("points", [])), "strokes": len(r.content.get("strokes", [])),
+             "content_hash": r.content_hash, "hints": r.content} for r in rows]
+
+
+@database_sync_to_async
+def latest_preview(keyframe_id: int, revision: int) -> dict | None:
+    """The finished preview of `revision` if there is one; otherwise start computing it."""
+    latest = preview_state().latest(keyframe_id)
+    if latest is None or latest[0] < revision:
+        previews.request_preview(keyframe_id, revision)
+    if latest is None or not latest[1]:
+        return None
+    number, jpeg, meta = latest
+    return previews.preview_message(keyframe_id, number, jpeg, meta)
+
+
+@database_sync_to_async
+def ask_suggestions(keyframe_id, revision, x, y, channel, request):
+    previews.request_suggestions(keyframe_id, revision, x, y, channel, request)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
+    """One editor (or watcher) of one keyframe."""
+
+    # --- Connection -----------------------------------------------------------------------------
+
+    async def connect(self):
+        previews.bind_server_loop()
+        self.keyframe_id = int(self.scope["url_route"]["kwargs"]["keyframe_id"])
+        self.user = self.scope.get("user")
+        keyframe = await load_keyframe(self.keyframe_id)
+        caps = await capabilities_of(self.user, keyframe.shot.project_id) if keyframe else frozenset()
+        if Cap.VIEW not in caps:
+            await self.close(code=4404)  # not a member, or no such keyframe: nothing leaks
+            return
+        self.keyframe, self.project_id = keyframe, keyframe.shot.project_id
+        self.group = events.keyframe_group(self.keyframe_id)
+        self.peer = {"id": uuid.uuid4().hex[:10], "user": self.user.username,
+                     "color": PEER_COLORS[self.user.pk % len(PEER_COLORS)], "can_edit": Cap.EDIT_HINTS in caps}
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        shot = keyframe.shot
+        await self.send_json({
+            "type": "welcome", "keyframe": self.keyframe_id, "frame": keyframe.frame, "shot": shot.pk,
+            "width": shot.width, "height": shot.height, "revision": keyframe.head.number,
+            "hints": keyframe.head.content, "review_status": keyframe.review_status, "you": self.peer,
+        })
+        await self._announce("join")
+        preview = await latest_preview(self.keyframe_id, keyframe.head.number)
+        if preview:
+            await self.send_json({"type": "preview", **preview})
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self._announce("leave")
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _announce(self, action: str):
+        await self.channel_layer.group_send(self.group, {"type": "studio.presence", "action": action,
+                                                         "peer": self.peer, "channel": self.channel_name})
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
+            return {"type": "__too_large__"}
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if bytes_data is not None:
+            await self.error("binary messages are not supported; send JSON text")
+            return
+        await super().receive(text_data=text_data, **kwargs)
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            await self.error("messages must be JSON objects with a 'type'")
+            return
+        request = content.get("request")
+        request = request if isinstance(request, (str, int)) and not isinstance(request, bool) else None
+        kind = content.get("type")
+        if kind == "__too_large__":
+            await self.error(f"message larger than {MAX_MESSAGE_BYTES} bytes", request)
+            return
+        handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            await self.error(f"unknown message type {kind!r}; expected one of {', '.join(self.HANDLERS)}", request)
+            return
+        try:
+            await handler(self, content, request)
+        except Keyframe.DoesNotExist:
+            await self.send_json({"type": "deleted"})
+        except ActionError as exc:
+            await self.send_json({"type": "conflict" if isinstance(exc, Conflict) else "error",
+                                  "message": exc.message, "request": request})
+        except Exception:  # never let one bad message kill everybody's socket
+            log.exception("keyframe socket %s: %s failed", self.keyframe_id, kind)
+            await self.error(f"could not handle {kind!r} (server error)", request)
+
+    async def error(self, message: str, request=None):
+        await self.send_json({"type": "error", "message": message, "request": request})
+
+    async def _require_edit(self):
+        caps = await capabilities_of(self.user, self.project_id)
+        if Cap.EDIT_HINTS not in caps:
+            from annotations.errors import NotAllowed
+
+            raise NotAllowed("your role in this project lets you watch this keyframe, not edit it")
+
+    # --- Handlers: one per client message type ----------------------------------------------------
+
+    async def on_edit(self, content, request):
+        """Apply hint ops to the newest hints; answers `ack` with the new revision number."""
+        await self._require_edit()
+        ops = content.get("ops")
+        if not isinstance(ops, list) or not ops:
+            await self.error("'ops' must be a non-empty list of hint operations", request)
+            return
+        message = content.get("message") if isinstance(content.get("message"), str) else ""
+        revision = await apply_ops(self.keyframe, self.user, ops, message)
+        await self.send_json({"type": "ack", "request": request, "revision": revision.number})
+
+    async def on_revert(self, content, request):
+        """Make an older revision's hints the newest revision (history is never rewritten)."""
+        await self._require_edit()
+        number = content.get("revision")
+        if isinstance(number, bool) or not isinstance(number, int):
+            await self.error("'revision' must be a revision number", request)
+            return
+        revision = await revert_to(self.keyframe, self.user, number)
+        await self.send_json({"type": "ack", "request": request, "revision": revision.number})
+
+    async def on_history(self, content, request):
+        """The keyframe's hint revisions, newest first."""
+        await self.send_json({"type": "history", "request": request,
+                              "revisions": await revision_list(self.keyframe_id)})
+
+    async def on_suggest(self, content, request):
+        """Suggested colors at (x, y) come back later as `suggestions` (from a preview worker)."""
+        x, y = content.get("x"), content.get("y")
+        if not (_number(x) and _number(y) and 0 <= x < self.keyframe.shot.width and 0 <= y < self.keyframe.shot.height):
+            await self.error("'x' and 'y' must be a pixel inside the frame", request)
+            return
+        state = await head_state(self.keyframe_id)
+        if state is None:
+            await self.send_json({"type": "deleted"})
+            return
+        await ask_suggestions(self.keyframe_id, state["revision"], float(x), float(y), self.channel_name,
+                              str(request or ""))
+
+    async def on_preview(self, content, request):
+        """Send the newest finished preview, computing the head revision's if it is missing."""
+        state = await head_state(self.keyframe_id)
+        if state is None:
+            await self.send_json({"type": "deleted"})
+            return
+        preview = await latest_preview(self.keyframe_id, state["revision"])
+        if preview:
+            await self.send_json({"type": "preview", **preview})
+
+    async def on_cursor(self, content, request):
+        """Share my cursor with the other editors (not stored)."""
+        x, y = content.get("x"), content.get("y")
+        if x is not None and not (_number(x) and _number(y)):
+            await self.error("cursor 'x' and 'y' must be numbers (or null)", request)
+            return
+        await self.channel_layer.group_send(self.group, {
+            "type": "studio.cursor", "peer": self.peer["id"], "x": x, "y": y,
+            "tool": content.get("tool") if isinstance(content.get("tool"), str) else None})
+
+    async def on_ping(self, content, request):
+        await self.send_json({"type": "pong", "request": request})
+
+    HANDLERS = {"edit": on_edit, "revert": on_revert, "history": on_history, "suggest": on_suggest,
+                "preview": on_preview, "cursor": on_cursor, "ping": on_ping}
+
+    # --- Channel-layer messages ---------------------------------------------------------------------
+
+    async def studio_event(self, message):
+        """Events of annotations.events for this keyframe (hint revisions, previews, deletion)."""
+        event, data = message["event"], message["data"]
+        if event == "hints.edited":
+            await self.send_json({"type": "hints", "revision": data["revision"], "hints": data["hints"],
+                                  "ops": data["ops"], "actor": data.get("actor"),
+                                  "review_status": data.get("review_status")})
+        elif event == "preview.ready":
+            await self.send_json({"type": "preview", **data})
+        elif event == "preview.failed":
+            await self.send_json({"type": "preview_failed", **data})
+        elif event == "keyframe.deleted":
+            await self.send_json({"type": "deleted"})
+            await self.close(code=4410)
+        else:
+            await self.send_json({"type": "event", "event": event, "data": data})
+
+    async def studio_presence(self, message):
+        """Someone joined or left; a joiner also learns from each present peer that it is here."""
+        if message["channel"] == self.channel_name:
+            return
+        await self.send_json({"type": "presence", "action": message["action"], "peer": message["peer"]})
+        if message["action"] == "join":
+            await self.channel_layer.send(message["channel"], {"type": "studio.presence", "action": "here",
+                                                               "peer": self.peer, "channel": self.channel_name})
+
+    async def studio_cursor(self, message):
+        if message["peer"] != self.peer["id"]:
+            await self.send_json({"type": "cursor", "peer": message["peer"], "x": message["x"], "y": message["y"],
+                                  "tool": message.get("tool")})
+
+    async def studio_suggestions(self, message):
+        await self.send_json({"type": "suggestions", **{k: v for k, v in message.items() if k != "type"}})

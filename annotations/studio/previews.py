@@ -1,0 +1,222 @@
+"""Live keyframe previews and color suggestions, computed on the "preview" queue.
+
+The keyframe engine is loaded once per worker process (a thread of the web process in
+embedded mode, a Celery worker in distributed mode); each request is a small handler that
+loads rows by id, runs the engine at preview size and sends the result to the keyframe's
+editors over the channel layer.
+
+Previews travel as base64 JPEG inside the socket message: one message reaches every editor
+with no second HTTP round trip (which would add latency and a permission check per
+editor), and a 512-px JPEG is a few tens of kilobytes.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import threading
+import time
+
+import cv2
+import numpy as np
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from annotations import events, frames
+from annotations.studio.state import preview_state
+from colorproj.jobs import enqueue, job
+from inference.color import to_uint8
+from inference.hints import Hints, HintError, parse_hints
+
+log = logging.getLogger("annotations.studio")
+
+PREVIEW_LONG_SIDE = 512
+JPEG_QUALITY = 85
+
+_engine = None
+_engine_lock = threading.Lock()
+
+
+def engine():
+    """The keyframe engine of this process, loaded on first use."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            from inference.keyframe.engine import KeyframeColorizer
+
+            started = time.monotonic()
+            try:
+                _engine = KeyframeColorizer.load(device=getattr(settings, "COLORPROJ_INFERENCE_DEVICE", "cpu"))
+            except FileNotFoundError as exc:
+                # No trained network here: previews still work with the classical method.
+                log.warning("keyframe network weights missing (%s); previews use the classical method", exc)
+                _engine = KeyframeColorizer.levin_only()
+            log.info("keyframe engine loaded in %.1fs", time.monotonic() - started)
+        return _engine
+
+
+def preview_method(requested: str | None = None) -> str:
+    if engine().model is None:
+        return "levin"
+    return requested or getattr(settings, "COLORPROJ_PREVIEW_METHOD", "cnn")
+
+
+# --- Delivery to the sockets ---------------------------------------------------------------------
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def bind_server_loop() -> None:
+    """Called by the socket consumers: the event loop the in-memory channel layer lives on."""
+    global _server_loop
+    _server_loop = asyncio.get_running_loop()
+
+
+def _deliver(send) -> None:
+    """Run `send()` (a channel-layer coroutine factory) from a job.
+
+    The in-memory channel layer (embedded mode) keeps asyncio queues that only the server's
+    event loop may touch, so a job thread hands the send to that loop; with Redis any loop will do.
+    """
+    loop = _server_loop
+    if settings.JOBS_MODE != "celery" and loop is not None and loop.is_running():
+        asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=30)
+    else:
+        async_to_sync(send)()
+
+
+def send_event(keyframe_id: int, event: str, data: dict) -> None:
+    message = {"type": "studio.event", "event": event, "data": data}
+    _deliver(lambda: get_channel_layer().group_send(events.keyframe_group(keyframe_id), message))
+
+
+# --- Geometry: hints are in source pixels, the preview is computed at preview size -------------
+
+def preview_size(width: int, height: int, long_side: int = PREVIEW_LONG_SIDE) -> tuple[int, int, float]:
+    scale = min(1.0, long_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale)), scale
+
+
+def scaled_hints(content: dict, scale: float, width: int, height: int) -> Hints:
+    """The hint set in preview pixels (positions, patch radii and stroke widths scaled)."""
+    def place(x, y):
+        return min(max(x * scale, 0.0), width - 1.0), min(max(y * scale, 0.0), height - 1.0)
+
+    points = [{**p, "radius": min(p.get("radius", 2), max(0, round(p.get("radius", 2) * scale))),
+               **dict(zip("xy", place(p["x"], p["y"])))} for p in content.get("points", [])]
+    strokes = [{**s, "width": max(1.0, s.get("width", 3) * scale),
+                "points": [list(place(x, y)) for x, y in s["points"]]} for s in content.get("strokes", [])]
+    return parse_hints({"points": points, "strokes": strokes}, width, height)
+
+
+def preview_luma(shot, frame: int) -> tuple[np.ndarray, float]:
+    """uint8 luma of a shot frame at preview size, and the scale from source pixels."""
+    luma = frames.shot_luma(shot, frame)
+    height, width = luma.shape
+    w, h, scale = preview_size(width, height)
+    small = luma if (w, h) == (width, height) else cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA)
+    return to_uint8(small), scale
+
+
+def render(keyframe, content: dict, method: str | None = None) -> tuple[bytes, dict]:
+    """JPEG bytes of the colorized keyframe at preview size for the hint set `content`."""
+    luma, scale = preview_luma(keyframe.shot, keyframe.frame)
+    hints = scaled_hints(content, scale, luma.shape[1], luma.shape[0])
+    method = preview_method(method)
+    started = time.monotonic()
+    rgb = engine().colorize(luma, hints, method=method, long_side=PREVIEW_LONG_SIDE)
+    compute_ms = (time.monotonic() - started) * 1000
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return data.tobytes(), {"width": luma.shape[1], "height": luma.shape[0], "method": method,
+                            "compute_ms": round(compute_ms, 1)}
+
+
+def preview_message(keyframe_id: int, revision: int, jpeg: bytes, meta: dict) -> dict:
+    return {"keyframe": keyframe_id, "revision": revision,
+            "image": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii"), **meta}
+
+
+# --- Coalesced preview jobs ---------------------------------------------------------------------
+
+def request_preview(keyframe_id: int, revision: int) -> None:
+    """Ask for a preview of `revision` (newer requests supersede older pending ones)."""
+    state = preview_state()
+    state.want(keyframe_id, revision)
+    if state.claim(keyframe_id):
+        try:
+            enqueue(render_preview, keyframe_id)
+        except Exception:
+            state.release(keyframe_id)
+            raise
+
+
+@job(queue="preview")
+def render_preview(keyframe_id: int) -> None:
+    """Render the newest wanted revision until no newer one is wanted, then give up the claim."""
+    from annotations.models import HintRevision
+
+    state = preview_state()
+    try:
+        while True:
+            target = state.wanted(keyframe_id)
+            if target <= state.done(keyframe_id):
+                state.release(keyframe_id)
+                # An edit that raced with the release could not claim: take its work on.
+                if state.wanted(keyframe_id) > state.done(keyframe_id) and state.claim(keyframe_id):
+                    continue
+                return
+            state.renew(keyframe_id)
+            revision = (HintRevision.objects.select_related("keyframe__shot__footage")
+                        .filter(keyframe_id=keyframe_id, number=target).first())
+            if revision is None:  # the keyframe was deleted
+                state.forget(keyframe_id)
+                return
+            try:
+                jpeg, meta = render(revision.keyframe, revision.content)
+            except Exception as exc:
+                log.exception("preview of keyframe %s r%s failed", keyframe_id, target)
+                state.finish(keyframe_id, target, b"", {"error": f"preview failed: {exc}"})
+                send_event(keyframe_id, "preview.failed", {"keyframe": keyframe_id, "revision": target, "message": f"preview failed: {exc}"})
+                continue
+            state.finish(keyframe_id, target, jpeg, meta)
+            send_event(keyframe_id, "preview.ready", preview_message(keyframe_id, target, jpeg, meta))
+    except BaseException:
+        state.release(keyframe_id)
+        raise
+
+
+# --- Suggested colors -----------------------------------------------------------------------------
+
+@job(queue="preview")
+def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
+    """The network's most likely colors at source pixel (x, y), sent to the asking socket only."""
+    from annotations.models import HintRevision
+
+    reply = {"type": "studio.suggestions", "request": request, "x": x, "y": y}
+    revision_row = (HintRevision.objects.select_related("keyframe__shot__footage")
+                    .filter(keyframe_id=keyframe_id, number=revision).first())
+    try:
+        if revision_row is None:
+            raise LookupError("this keyframe no longer exists")
+        keyframe = revision_row.keyframe
+        luma, scale = preview_luma(keyframe.shot, keyframe.frame)
+        height, width = luma.shape
+        hints = scaled_hints(revision_row.content, scale, width, height)
+        px, py = min(max(x * scale, 0), width - 1), min(max(y * scale, 0), height - 1)
+        if engine().model is None:
+            raise LookupError("color suggestions need the trained keyframe network, which is not installed")
+        colors = engine().suggest(luma, hints, px, py, k=6, long_side=PREVIEW_LONG_SIDE)
+        reply["colors"] = [{"color": color, "probability": round(float(p), 4)} for color, p in colors]
+    except (HintError, LookupError) as exc:
+        reply["error"] = str(exc)
+    except Exception as exc:
+        log.exception("suggestions for keyframe %s failed", keyframe_id)
+        reply["error"] = f"suggestions failed: {exc}"
+    _deliver(lambda: get_channel_layer().send(reply_channel, reply))
+
+
+def request_suggestions(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
+    enqueue(suggest_colors, keyframe_id, revision, x, y, reply_channel, request)

@@ -1,0 +1,155 @@
+"""Studio pages. They render the page and its initial data; everything they change goes through
+the REST API (annotations.api) or the keyframe socket, which go through the actions."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db.models import Count
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from annotations import frames
+from annotations.models import ColorReference, Keyframe, Project, Shot
+from annotations.permissions import Cap, capabilities, get_for_user
+from annotations.studio.state import preview_state
+from inference.color import to_uint8
+from inference.media import frames_to_timecode, timecode_to_frames
+
+MOTION_PER_KEYFRAME = 0.12  # accumulated mean absolute frame difference (0..1) worth a new keyframe
+CUT_NEIGHBOURHOOD = 1
+
+
+def _references(project: Project) -> list[dict]:
+    return [{"id": r.pk, "name": r.name, "color": r.color, "source": r.get_source_kind_display(),
+             "citation": r.citation, "url": r.url,
+             "attachments": [{"id": a.pk, "name": a.name, "content_type": a.content_type,
+                              "url": reverse("api:attachment-file", args=[a.pk])} for a in r.attachments.all()]}
+            for r in project.references.prefetch_related("attachments")]
+
+
+@login_required
+def project_page(request, pk):
+    project = get_for_user(Project.objects.all(), request.user, Cap.VIEW, project_field="", pk=pk)
+    caps = capabilities(request.user, project)
+    return render(request, "studio/project.html", {
+        "project": project,
+        "caps": caps,
+        "can_edit_refs": Cap.MANAGE_REFERENCES in caps,
+        "shots": project.shots.select_related("footage").annotate(keyframe_count=Count("keyframes")),
+        "members": project.memberships.select_related("user").order_by("role", "user__username"),
+        "references": _references(project),
+        "source_kinds": ColorReference.SourceKind.choices,
+    })
+
+
+def _timecodes(shot: Shot) -> list[str]:
+    footage = shot.footage
+    origin = timecode_to_frames(footage.start_timecode, footage.frame_rate) + shot.first_frame
+    return [frames_to_timecode(origin + i, footage.frame_rate) for i in range(shot.frame_count)]
+
+
+@login_required
+def shot_page(request, pk):
+    shot = get_for_user(Shot.objects.select_related("footage", "project"), request.user, Cap.VIEW, pk=pk)
+    caps = capabilities(request.user, shot.project)
+    state = preview_state()
+    keyframes = [{"id": k.pk, "frame": k.frame, "review_status": k.review_status,
+                  "revision": k.head.number if k.head else 1,
+                  "has_preview": state.done(k.pk) > 0,
+                  "url": reverse("studio:keyframe", args=[k.pk])}
+                 for k in shot.keyframes.select_related("head")]
+    return render(request, "studio/shot.html", {
+        "shot": shot, "project": shot.project, "can_edit": Cap.EDIT_HINTS in caps,
+        "data": {
+            "id": shot.pk, "project": shot.project_id, "frameCount": shot.frame_count,
+            "rate": [shot.footage.frame_rate_num, shot.footage.frame_rate_den],
+            "width": shot.width, "height": shot.height, "timecodes": _timecodes(shot),
+            "keyframes": keyframes, "canEdit": Cap.EDIT_HINTS in caps,
+            "frameUrl": reverse("api:shot-frame", args=[shot.pk, 0]).replace("/0.jpg", "/{frame}.jpg"),
+            "keyframesApi": reverse("api:keyframe-list", args=[shot.pk]),
+            "suggestionsUrl": reverse("studio:suggested-keyframes", args=[shot.pk]),
+            "previewUrl": reverse("studio:keyframe-preview", args=[0]).replace("/0/", "/{id}/"),
+            "editorUrl": reverse("studio:keyframe", args=[0]).replace("/0/", "/{id}/"),
+        },
+    })
+
+
+def suggest_keyframes(shot: Shot) -> list[dict]:
+    """Frames worth annotating: the shot's first frame, scene changes, and every stretch of large motion."""
+    cuts = {c - shot.first_frame for c in shot.footage.cuts if shot.first_frame < c < shot.first_frame + shot.frame_count}
+    suggestions = [{"frame": 0, "reason": "first frame"}]
+    suggestions += [{"frame": c, "reason": "scene change"} for c in sorted(cuts)]
+    previous, motion = None, 0.0
+    for index in range(shot.frame_count):
+        small = cv2.resize(frames.read_proxy(shot, index), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        if previous is not None and index not in cuts:
+            motion += float(np.abs(small - previous).mean())
+            if motion >= MOTION_PER_KEYFRAME:
+                suggestions.append({"frame": index, "reason": "large motion"})
+                motion = 0.0
+        if index in cuts:
+            motion = 0.0
+        previous = small
+    return sorted(suggestions, key=lambda s: s["frame"])
+
+
+@login_required
+def suggested_keyframes(request, pk):
+    shot = get_for_user(Shot.objects.select_related("footage", "project"), request.user, Cap.VIEW, pk=pk)
+    key = f"studio:suggested-keyframes:{shot.pk}:{shot.footage.uid}:{shot.first_frame}:{shot.frame_count}"
+    suggestions = cache.get(key)
+    if suggestions is None:
+        suggestions = suggest_keyframes(shot)
+        cache.set(key, suggestions, 3600)
+    return JsonResponse({"suggestions": suggestions})
+
+
+@login_required
+def keyframe_preview(request, pk):
+    """The newest finished preview of a keyframe as JPEG (404 while there is none)."""
+    from django.http import Http404, HttpResponse
+
+    keyframe = get_for_user(Keyframe.objects.select_related("shot__project"), request.user, Cap.VIEW,
+                            project_field="shot__project", pk=pk)
+    latest = preview_state().latest(keyframe.pk)
+    if latest is None or not latest[1]:
+        raise Http404("no preview yet")
+    response = HttpResponse(latest[1], content_type="image/jpeg")
+    response["Cache-Control"] = "no-store"
+    response["X-Revision"] = str(latest[0])
+    return response
+
+
+@login_required
+def keyframe_frame(request, pk):
+    """The keyframe's frame at full resolution (8-bit luma PNG): the editor zooms to its pixels."""
+    from django.http import HttpResponse
+
+    keyframe = get_for_user(Keyframe.objects.select_related("shot__footage", "shot__project"), request.user, Cap.VIEW,
+                            project_field="shot__project", pk=pk)
+    luma = frames.shot_luma(keyframe.shot, keyframe.frame)
+    ok, data = cv2.imencode(".png", to_uint8(luma), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    response = HttpResponse(data.tobytes(), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+def keyframe_page(request, pk):
+    keyframe = get_for_user(Keyframe.objects.select_related("shot__footage", "shot__project", "head"),
+                            request.user, Cap.VIEW, project_field="shot__project", pk=pk)
+    shot, project = keyframe.shot, keyframe.shot.project
+    caps = capabilities(request.user, project)
+    return render(request, "studio/keyframe.html", {
+        "keyframe": keyframe, "shot": shot, "project": project, "timecode": shot.timecode(keyframe.frame),
+        "data": {
+            "id": keyframe.pk, "frame": keyframe.frame, "width": shot.width, "height": shot.height,
+            "canEdit": Cap.EDIT_HINTS in caps, "user": request.user.username,
+            "frameUrl": reverse("studio:keyframe-frame", args=[keyframe.pk]),
+            "socketPath": f"/ws/keyframes/{keyframe.pk}/",
+            "references": _references(project),
+        },
+    })

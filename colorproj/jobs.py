@@ -1,0 +1,84 @@
+"""One way to run background work: `enqueue(job, *args)`.
+
+A job is a module-level function registered with `@job(queue=...)`; its arguments must be
+JSON-serialisable (ids, not objects). It runs after the surrounding transaction commits:
+
+- embedded mode (default): in a thread pool of this process, one pool per queue;
+- distributed mode (COLORPROJ_JOBS=celery): as a Celery task sent to the queue, so any
+  worker consuming "preview" or "batch" (another machine, a GPU box) picks it up.
+
+Jobs themselves are thin: load rows by id, call an action or engine function.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Callable
+
+from celery import shared_task
+from django.conf import settings
+from django.db import close_old_connections, connections, transaction
+
+QUEUES = ("preview", "batch")
+log = logging.getLogger("colorproj.jobs")
+
+_tasks: dict[str, object] = {}
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pending: set[Future] = set()
+_lock = threading.Lock()
+
+
+def job(*, queue: str):
+    """Register a function as a background job on `queue` (also a Celery task of the same name)."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
+
+    def register(func: Callable) -> Callable:
+        name = f"{func.__module__}.{func.__name__}"
+        _tasks[name] = shared_task(name=name, ignore_result=True)(func)  # queue chosen per send
+        func.job_name, func.job_queue = name, queue
+        return func
+
+    return register
+
+
+def enqueue(func: Callable, *args, queue: str | None = None) -> None:
+    """Run `func(*args)` in the background once the current transaction commits."""
+    queue = queue or func.job_queue
+    transaction.on_commit(lambda: _submit(func, args, queue))
+
+
+def _submit(func: Callable, args: tuple, queue: str) -> None:
+    if settings.JOBS_MODE == "celery":
+        _tasks[func.job_name].apply_async(args=list(args), queue=queue)
+        return
+    with _lock:
+        pool = _pools.get(queue)
+        if pool is None:
+            pool = _pools[queue] = ThreadPoolExecutor(settings.JOBS_THREADS[queue], thread_name_prefix=f"job-{queue}")
+        future = pool.submit(_run_in_thread, func, args)
+        _pending.add(future)
+    future.add_done_callback(lambda f: _pending.discard(f))
+
+
+def _run_in_thread(func: Callable, args: tuple) -> None:
+    close_old_connections()
+    try:
+        func(*args)
+    except Exception:  # the job records its own failure on its rows; keep the pool alive
+        log.exception("job %s%r failed", func.job_name, args)
+    finally:
+        connections.close_all()
+
+
+def drain(timeout: float | None = None) -> bool:
+    """Wait for in-process jobs (embedded mode) to finish, including ones they enqueue."""
+    while True:
+        with _lock:
+            pending = set(_pending)
+        if not pending:
+            return True
+        done, not_done = wait(pending, timeout=timeout)
+        if not_done:
+            return False

@@ -1,0 +1,215 @@
+"""Settings for both modes, chosen by environment variables.
+
+Embedded (default): SQLite, in-memory channel layer, background jobs in worker threads.
+Distributed: DATABASE_URL=postgres://... and REDIS_URL=redis://... select PostgreSQL, the
+Redis channel layer and Celery workers (queues "preview" and "batch").
+"""
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("COLORPROJ_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "colorproj-insecure-development-key-change-me-in-production")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "annotations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "colorproj.urls"
+ASGI_APPLICATION = "colorproj.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+# --- Database ----------------------------------------------------------------------------------
+
+def database_from_url(url: str) -> dict:
+    """postgres://user:password@host:port/name -> a Django DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use postgres://)")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")) or "colorproj",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": 0,
+        "TEST": {"NAME": os.environ.get("COLORPROJ_TEST_DB", "test_colorproj")},
+    }
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("COLORPROJ_SQLITE", VAR_DIR / "db.sqlite3"),
+            # Worker threads write too: WAL lets readers go on, IMMEDIATE takes the write lock
+            # at BEGIN so concurrent transactions queue instead of failing on lock upgrade.
+            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 30},
+            "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"colorproj-test-{os.getpid()}.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# --- Channels, jobs, Celery --------------------------------------------------------------------
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# Keeps several installations (or test runs) apart on one Redis server.
+REDIS_PREFIX = os.environ.get("COLORPROJ_REDIS_PREFIX", "colorproj")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:channels"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# "embedded": in-process worker threads; "celery": tasks on the Celery queues.
+JOBS_MODE = os.environ.get("COLORPROJ_JOBS", "celery" if REDIS_URL else "embedded")
+JOBS_THREADS = {"preview": int(os.environ.get("COLORPROJ_PREVIEW_THREADS", "2")),
+                "batch": int(os.environ.get("COLORPROJ_BATCH_THREADS", "1"))}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+# A job whose worker died unacknowledged is handed out again after the visibility timeout;
+# every job is idempotent, so lower it where jobs are short and a quick takeover matters.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": f"{REDIS_PREFIX}:celery:",
+    "visibility_timeout": int(os.environ.get("COLORPROJ_VISIBILITY_TIMEOUT", "3600")),
+    "unacked_restore_interval": int(os.environ.get("COLORPROJ_RESTORE_INTERVAL", "10")),
+    "unacked_restore_throttle": 1,
+}
+CELERY_TASK_DEFAULT_QUEUE = "batch"
+CELERY_TASK_ACKS_LATE = True  # a job on a worker that dies is handed to another worker
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+
+# Renders: their queue in distributed mode (e.g. "render" for dedicated GPU workers), the engine
+# methods (the CNNs; "levin" / "flow" are the classical methods) and the image-sequence numbering.
+COLORPROJ_RENDER_QUEUE = os.environ.get("COLORPROJ_RENDER_QUEUE", "batch")
+COLORPROJ_RENDER_KEYFRAME_METHOD = os.environ.get("COLORPROJ_RENDER_KEYFRAME_METHOD", "cnn")
+COLORPROJ_RENDER_PROPAGATION_METHOD = os.environ.get("COLORPROJ_RENDER_PROPAGATION_METHOD", "cnn")
+COLORPROJ_SEQUENCE_START = int(os.environ.get("COLORPROJ_SEQUENCE_START", "1001"))
+
+
+# --- Media, uploads ----------------------------------------------------------------------------
+
+MEDIA_ROOT = Path(os.environ.get("COLORPROJ_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media/"  # never served publicly: frames go through permission-checked views
+STORAGES = {
+    "default": {"BACKEND": os.environ.get("COLORPROJ_STORAGE", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Uploads stream to a temporary file on disk; nothing is held whole in memory.
+FILE_UPLOAD_HANDLERS = ["annotations.uploads.LimitedTemporaryFileUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = os.environ.get("COLORPROJ_UPLOAD_TMP") or None
+COLORPROJ_MAX_UPLOAD_BYTES = int(os.environ.get("COLORPROJ_MAX_UPLOAD_BYTES", str(20 * 2**30)))
+COLORPROJ_SEQUENCE_FRAME_RATE = Fraction(os.environ.get("COLORPROJ_SEQUENCE_FRAME_RATE", "24"))
+COLORPROJ_PROXY_LONG_SIDE = int(os.environ.get("COLORPROJ_PROXY_LONG_SIDE", "960"))
+COLORPROJ_THUMB_LONG_SIDE = 320
+COLORPROJ_FILMSTRIP_TILES = 24
+
+
+# --- Auth, API ---------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "annotations.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "colorproj API",
+    "DESCRIPTION": "Projects, footage, shots, keyframes, hint revisions and color references.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"colorproj": {"handlers": ["console"], "level": "INFO"},
+                "annotations": {"handlers": ["console"], "level": "INFO"}},
+}

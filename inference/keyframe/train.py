@@ -1,0 +1,229 @@
+"""Training of the keyframe network (resumable, logs losses, writes validation figures).
+
+Pipeline: pack photos + sampled video frames at 256x256 (.data/), precompute the frozen
+backbone's features once per packed image, then train the head on aligned random
+crops with freshly simulated hints every step. Every few minutes a checkpoint, the
+shipped weights file, validation PSNRs, a figure and the loss curve are written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from inference import color
+from inference.keyframe import data
+from inference.keyframe.bins import ab_bins, rebalance_weights, soft_encode
+from inference.keyframe.model import BACKBONE_TAPS, KeyframeNet
+
+log = logging.getLogger("keyframe.train")
+STRIDES = (8, 16, 32)
+VAL_HINTS = (1, 10, 100)
+
+
+def backbone_features(model: KeyframeNet, images: np.ndarray, path: Path, batch: int = 16):
+    """Frozen-backbone features of every packed image, cached as float16 .npy files."""
+    paths = [path.with_name(f"{path.stem}-s{s}.npy") for s in STRIDES]
+    if all(p.exists() for p in paths):
+        return [np.load(p, mmap_mode="r") for p in paths]
+    n, side = len(images), images.shape[1]
+    arrays = [np.lib.format.open_memmap(p.with_suffix(".tmp.npy"), "w+", np.float16, (n, c, side // s, side // s))
+              for p, (_, c), s in zip(paths, BACKBONE_TAPS, STRIDES)]
+    with torch.no_grad():
+        for i in range(0, n, batch):
+            luma = torch.from_numpy(np.stack([color.to_luma(im) for im in images[i : i + batch]]))[:, None]
+            for array, feat in zip(arrays, model.backbone(luma)):
+                array[i : i + batch] = feat.numpy().astype(np.float16)
+            if i % (batch * 20) == 0:
+                log.info("backbone features %d/%d", i, n)
+    for array, p in zip(arrays, paths):
+        array.flush()
+        del array
+        p.with_suffix(".tmp.npy").rename(p)
+    return [np.load(p, mmap_mode="r") for p in paths]
+
+
+def color_prior(images: np.ndarray, count: int = 400) -> np.ndarray:
+    """Empirical a/b bin histogram of (a sample of) the training images."""
+    centres = ab_bins()
+    counts = np.zeros(len(centres), np.float64)
+    for i in np.linspace(0, len(images) - 1, min(count, len(images))).astype(int):
+        ab = color.rgb_to_lab(images[i][::4, ::4])[..., 1:].reshape(-1, 2)
+        nearest = ((ab[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+        counts += np.bincount(nearest, minlength=len(centres))
+    return counts
+
+
+def make_batch(rng, images, feats, indices, crop):
+    side = images.shape[1]
+    planes, feat_batches = [], [[] for _ in feats]
+    for i in indices:
+        y, x = (rng.integers(0, (side - crop) // 32 + 1, 2) * 32).tolist()
+        planes.append(data.training_sample(rng, images[i, y : y + crop, x : x + crop]))
+        for out, f, s in zip(feat_batches, feats, STRIDES):
+            out.append(np.asarray(f[i, :, y // s : (y + crop) // s, x // s : (x + crop) // s], np.float32))
+    luma, ab, hint, mask, boundary = (np.stack(p) for p in zip(*planes))
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
+    return (t(luma)[:, None], t(ab).permute(0, 3, 1, 2), t(hint).permute(0, 3, 1, 2), t(mask)[:, None],
+            t(boundary)[:, None], [t(np.stack(f)) for f in feat_batches])
+
+
+def losses(model, batch, class_weights):
+    luma, ab, hint, mask, boundary, feats = batch
+    pred, _, logits = model(luma, hint, mask, boundary, with_logits=True, feats=feats)
+    reg = F.smooth_l1_loss(pred, ab, beta=5.0)
+    target = soft_encode(F.avg_pool2d(ab, 4))
+    pixel_w = class_weights[target.argmax(1)]
+    cls = (-(target * F.log_softmax(logits, 1)).sum(1) * pixel_w).mean()
+    return reg, cls
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+
+
+@torch.no_grad()
+def validate(model, images, out_png: Path | None = None, count: int = 48):
+    """PSNR of the network and of the propagation alone at 1, 10, 100 eval-protocol hints."""
+    model.eval()
+    scores = {n: [[], []] for n in VAL_HINTS}
+    rows = []
+    for k in range(min(count, len(images))):
+        rgb = np.asarray(images[k])
+        luma = color.to_luma(rgb)
+        ab = color.rgb_to_lab(rgb)[..., 1:]
+        for n in VAL_HINTS:
+            hint, mask = data.eval_hints(np.random.default_rng(1000 * k + n), ab, n)
+            t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None]
+            pred, prop, _ = model(t(luma)[:, None], t(hint).permute(0, 3, 1, 2), t(mask)[:, None],
+                                  torch.zeros(1, 1, *luma.shape))
+            outs = [color.to_uint8(color.compose_lab(luma, p[0].permute(1, 2, 0).numpy())) for p in (pred, prop)]
+            for s, o in zip(scores[n], outs):
+                s.append(psnr(o, rgb))
+            if k < 6 and n == 10:
+                gray = np.repeat(color.to_uint8(luma)[..., None], 3, 2)
+                shown = gray.copy()
+                shown[mask > 0] = color.to_uint8(color.compose_lab(luma, hint))[mask > 0]
+                rows.append(np.concatenate([shown, outs[1], outs[0], rgb], 1))
+    model.train()
+    if out_png is not None and rows:
+        import cv2
+
+        cv2.imwrite(str(out_png), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+    return {n: (float(np.mean(c)), float(np.mean(p))) for n, (c, p) in scores.items()}
+
+
+def plot_curve(history: list[dict], path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    steps = [h["step"] for h in history if "reg" in h]
+    if steps:
+        a.plot(steps, [h["reg"] for h in history if "reg" in h], label="a/b regression (Huber)")
+        a.plot(steps, [h["cls"] for h in history if "cls" in h], label="313-bin cross-entropy (rebalanced)")
+    a.set_xlabel("step"), a.set_title("training loss"), a.legend()
+    val = [h for h in history if "val" in h]
+    for n in VAL_HINTS:
+        b.plot([h["step"] for h in val], [h["val"][str(n)][0] for h in val], marker="o", label=f"network, {n} hints")
+        b.plot([h["step"] for h in val], [h["val"][str(n)][1] for h in val], ls="--", label=f"propagation, {n} hints")
+    b.set_xlabel("step"), b.set_ylabel("PSNR (dB)"), b.set_title("validation"), b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export(model, path: Path, meta: dict):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state": {k: v.half() if v.is_floating_point() else v for k, v in model.head_state_dict().items()},
+                "meta": meta}, tmp)
+    tmp.rename(path)
+
+
+def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, batch: int = 16, crop: int = 192,
+          lr: float = 1e-3, device: str = "cpu", threads: int = 1, checkpoint_minutes: float = 6.0):
+    torch.set_num_threads(threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+
+    train_images = data.pack(folders, data_dir / "keyframe-train-256.npy", validation=False)
+    val_images = data.pack(folders, data_dir / "keyframe-val-256.npy", validation=True)
+    model = KeyframeNet()
+    feats = backbone_features(model, train_images, data_dir / "keyframe-train-256.npy")
+    counts = color_prior(train_images)
+    class_weights = torch.from_numpy(rebalance_weights(counts))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    ckpt_path = run_dir / "checkpoint.pt"
+    step, history = 0, []
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        step, history = ckpt["step"], ckpt["history"]
+        log.info("resumed at step %d", step)
+    model.to(device).train()
+    class_weights = class_weights.to(device)
+    log.info("training: %d images (%d validation), %d trainable parameters, batch %d, crop %d, to step %d",
+             len(train_images), len(val_images), sum(p.numel() for p in params), batch, crop, steps)
+
+    def schedule(s):
+        warm = min(1.0, (s + 1) / 100)
+        return warm * (0.03 + 0.97 * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)))
+
+    def checkpoint():
+        val = validate(model, val_images, run_dir / f"val-step{step:05d}.png")
+        history.append({"step": step, "val": {str(n): v for n, v in val.items()}})
+        log.info("step %d validation PSNR (network / propagation): %s", step,
+                 "  ".join(f"{n} hints {c:.2f}/{p:.2f}" for n, (c, p) in val.items()))
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "history": history},
+                   ckpt_path.with_suffix(".tmp"))
+        ckpt_path.with_suffix(".tmp").rename(ckpt_path)
+        meta = {"step": step, "batch": batch, "crop": crop, "train_images": len(train_images),
+                "val_images": len(val_images), "validation": history[-1]["val"], "device": device}
+        export(model, weights, meta)
+        plot_curve(history, run_dir / "loss.png")
+        (run_dir / "history.json").write_text(json.dumps(history))
+
+    rng = np.random.default_rng(step)
+    last_ckpt, t0, window = time.time(), time.time(), []
+    while step < steps:
+        for g in opt.param_groups:
+            g["lr"] = lr * schedule(step)
+        b = make_batch(rng, train_images, feats, rng.integers(0, len(train_images), batch), crop)
+        b = [x.to(device) if torch.is_tensor(x) else [f.to(device) for f in x] for x in b]
+        reg, cls = losses(model, b, class_weights)
+        loss = reg + 0.3 * cls
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        window.append((reg.item(), cls.item()))
+        if step % 25 == 0:
+            r, c = np.mean(window, 0)
+            history.append({"step": step, "reg": float(r), "cls": float(c)})
+            log.info("step %d/%d  reg %.3f  cls %.3f  lr %.2e  %.2f s/step", step, steps, r, c,
+                     opt.param_groups[0]["lr"], (time.time() - t0) / len(window))
+            window, t0 = [], time.time()
+        if time.time() - last_ckpt > checkpoint_minutes * 60 or step == steps:
+            checkpoint()
+            last_ckpt = time.time()
+    log.info("done at step %d; weights %s sha256 %s", step, weights, sha256(weights))
+    return 0

@@ -1,0 +1,222 @@
+"""ShotPropagator: color keyframes carried through a shot (see the package docstring for the API)."""
+from __future__ import annotations
+
+import bisect
+import hashlib
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
+
+from .features import Candidate, absent, flow_blend, keyframe_chain, network_input, previous_candidate
+from .flow import MotionEstimator, consistency
+from .network import AB_SCALE, FusionNet
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "propagation.pt"
+WORK_LONG_SIDE = 320  # working resolution's long side: flow and network run there
+METHODS = ("cnn", "flow")
+
+Progress = Callable[[int, int], None]
+
+
+class PropagationError(ValueError):
+    """Inputs that cannot be propagated; the message is fit to show a user."""
+
+
+class _Frames:
+    """Uniform access to a sequence of frames or a callable index -> frame."""
+
+    def __init__(self, frames, count: int | None):
+        if callable(frames):
+            if count is None:
+                raise PropagationError("a frame callable needs the frame count")
+            self._get, self.count = frames, int(count)
+        else:
+            self._get, self.count = frames.__getitem__, len(frames)
+        if self.count < 1:
+            raise PropagationError("the shot has no frames")
+        first = np.asarray(self._get(0))
+        self.shape = first.shape[:2]
+
+    def luma(self, index: int) -> np.ndarray:
+        frame = np.asarray(self._get(index))
+        if frame.shape[:2] != self.shape:
+            raise PropagationError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, "
+                                   f"the shot is {self.shape[1]}x{self.shape[0]}")
+        return to_luma(frame)
+
+
+def stretches(count: int, keyframe_indices) -> list[tuple[int, int]]:
+    """The independent pieces of a shot: [0, first key) and [key_i, key_i+1) ... [last key, count)."""
+    keys = sorted(keyframe_indices)
+    bounds = ([0] if keys[0] > 0 else []) + keys + [count]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+class ShotPropagator:
+    """Colors a shot from its keyframes; holds the network, loaded once."""
+
+    def __init__(self, model: FusionNet | None, device: str = "cpu", long_side: int = WORK_LONG_SIDE):
+        self.model = model
+        self.device = torch.device(device)
+        self.long_side = long_side
+        self.method = "flow" if model is None else "cnn"
+
+    @classmethod
+    def load(cls, device: str = "cpu", method: str = "cnn", weights: str | Path | None = None) -> "ShotPropagator":
+        if method not in METHODS:
+            raise PropagationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise PropagationError("device 'cuda' was asked for but no CUDA GPU is available")
+        if method == "flow":
+            return cls(None, device)
+        path = Path(weights) if weights else WEIGHTS
+        if not path.exists():
+            raise PropagationError(f"propagation weights not found at {path}; run `colorproj train propagate`")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = FusionNet(**state.get("config", {}))
+        model.load_state_dict(state["model"])
+        model.eval().to(device)
+        return cls(model, device)
+
+    # -- public API ------------------------------------------------------------------------
+
+    def propagate(self, frames, keyframes: Mapping[int, np.ndarray], progress: Progress | None = None,
+                  count: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (index, uint8 RGB) for every frame of the shot, in order."""
+        source = _Frames(frames, count)
+        keys = self._keyframes(source, keyframes)
+        done = 0
+        for start, end in stretches(source.count, keys):
+            for item in self._stretch(source, keys, start, end):
+                yield item
+                done += 1
+                if progress:
+                    progress(done, source.count)
+
+    def propagate_stretch(self, frames, keyframes: Mapping[int, np.ndarray], start: int, end: int,
+                          progress: Progress | None = None, count: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield frames start..end-1 of one stretch (as listed by `stretches`), computed on its own."""
+        source = _Frames(frames, count)
+        keys = self._keyframes(source, keyframes)
+        if (start, end) not in stretches(source.count, keys):
+            raise PropagationError(f"[{start}, {end}) is not a stretch of this shot; "
+                                   f"stretches are {stretches(source.count, keys)}")
+        for done, item in enumerate(self._stretch(source, keys, start, end), 1):
+            yield item
+            if progress:
+                progress(done, end - start)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _keyframes(self, source: _Frames, keyframes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+        if not keyframes:
+            raise PropagationError("at least one color keyframe is needed")
+        keys = {}
+        for index, image in keyframes.items():
+            index = int(index)
+            if not 0 <= index < source.count:
+                raise PropagationError(f"keyframe index {index} is outside the shot (0..{source.count - 1})")
+            image = np.asarray(image)
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise PropagationError(f"keyframe {index} is not an RGB image")
+            if image.shape[:2] != source.shape:
+                raise PropagationError(f"keyframe {index} is {image.shape[1]}x{image.shape[0]}, "
+                                       f"the frames are {source.shape[1]}x{source.shape[0]}")
+            keys[index] = image
+        return keys
+
+    def _stretch(self, source: _Frames, keys: dict[int, np.ndarray], start: int, end: int):
+        """Compute one stretch at the working resolution, then yield it at full resolution in frame order."""
+        if start in keys:  # walk forward from the keyframe at `start` toward the next one (if any)
+            origin = start
+            walk = list(range(start + 1, end))
+            target = end if end in keys else None
+        else:  # before the first keyframe: walk backward from it
+            origin = end
+            walk = list(range(end - 1, start - 1, -1))
+            target = None
+        work = self._work_size(source.shape)
+        order = [origin] + walk + ([target] if target is not None else [])
+        lumas = {i: self._work_luma(source.luma(i), work) for i in order}
+        work_ab = {origin: self._work_ab(keys[origin], work)}
+        if walk:
+            work_ab.update(self._walk(order, lumas, keys, work, target is not None, work_ab[origin]))
+        full = {}
+        for index in range(start, end):
+            if index in keys:  # keyframes pass through with their own chroma at full resolution
+                rgb = with_luma(source.luma(index), as_float(keys[index]))
+            else:
+                luma = source.luma(index)
+                rgb = compose_lab(luma, guided_upsample(luma, work_ab[index]))
+            yield index, to_uint8(rgb)
+
+    def _walk(self, order, lumas, keys, work, has_target: bool, origin_ab):
+        """a/b at the working resolution for every walked frame (order[1:-1] or order[1:])."""
+        motion = MotionEstimator()
+        u8 = {i: to_uint8(lumas[i]) for i in order}
+        to_prev, to_next = [None], [None]  # per position in `order`; flows j -> j-1 and j-1 -> j
+        conf_prev, conf_next = [None], [None]
+        for j in range(1, len(order)):
+            back, fwd = motion.pair(u8[order[j]], u8[order[j - 1]])
+            to_prev.append(back)
+            conf_prev.append(consistency(back, fwd))
+            to_next.append(fwd)  # stored at j: the flow (j-1) -> j
+            conf_next.append(consistency(fwd, back))
+        last = len(order) - (1 if has_target else 0)  # walked positions are 1..last-1
+        height, width = work
+        targets = {}
+        if has_target:
+            target = order[-1]
+            steps = ((lumas[order[j]], to_next[j + 1], conf_next[j + 1]) for j in range(last - 1, 0, -1))
+            chain = keyframe_chain(self._work_ab(keys[target], work), lumas[target], steps)
+            for j, cand in zip(range(last - 1, 0, -1), chain):
+                targets[j] = (cand.ab.astype(np.float16), cand.confidence.astype(np.float16), cand.mismatch.astype(np.float16))
+        steps = ((lumas[order[j]], to_prev[j], conf_prev[j]) for j in range(1, last))
+        chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
+        result = {}
+        prev_ab = origin_ab
+        for j, origin_cand in zip(range(1, last), chain):
+            index = order[j]
+            to_origin = j
+            to_target = (last - j) if has_target else None
+            if has_target:
+                ab, conf, mismatch = targets.pop(j)
+                target_cand = Candidate(ab.astype(np.float32), conf.astype(np.float32), mismatch.astype(np.float32))
+            else:
+                target_cand = absent(height, width)
+            if self.model is None:
+                out = flow_blend(origin_cand, target_cand, to_origin, to_target)
+            else:
+                prev = previous_candidate(prev_ab, lumas[order[j - 1]], lumas[index], to_prev[j], conf_prev[j])
+                planes = network_input(lumas[index], origin_cand, target_cand, prev, to_origin, to_target)
+                with torch.inference_mode():
+                    x = torch.from_numpy(planes)[None].to(self.device)
+                    out = self.model(x)[0].permute(1, 2, 0).float().cpu().numpy() * AB_SCALE
+            result[index] = prev_ab = np.ascontiguousarray(out, dtype=np.float32)
+        return result
+
+    def _work_size(self, shape) -> tuple[int, int]:
+        height, width = shape
+        return working_size(height, width, min(self.long_side, max(height, width)), multiple=8)
+
+    @staticmethod
+    def _work_luma(luma: np.ndarray, work) -> np.ndarray:
+        return cv2.resize(luma, (work[1], work[0]), interpolation=cv2.INTER_AREA)
+
+    @staticmethod
+    def _work_ab(rgb: np.ndarray, work) -> np.ndarray:
+        small = cv2.resize(as_float(rgb), (work[1], work[0]), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(rgb_to_lab(small)[..., 1:])
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,257 @@
+"""Training the fusion CNN on packed clips (see data.py), resumable from its last checkpoint.
+
+A sample is a stretch of a clip: an origin keyframe, a walk of D frames away from it
+(forward or backward in time) and, three times in four, a target keyframe at its end.
+The network is unrolled over T consecutive frames of the walk, feeding each step its own
+previous output warped by the flow, exactly as the engine does (the step before the
+window is a stand-in: the classical blend, or that blend pulled toward the truth). Loss:
+L1 on a/b. Candidates come from the same functions the engine uses (features.py).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .data import PACKED, is_validation, load_clip, pack, pack_clip, video_split
+from .features import Candidate, absent, flow_blend, keyframe_chain, network_input, previous_candidate
+from .network import AB_SCALE, FusionNet
+
+CHECKPOINTS = Path(__file__).resolve().parents[2] / ".train" / "propagation"
+MAX_DISTANCE = 60
+CROP = (128, 160)
+
+
+class Walk:
+    """Arrays of one packed clip seen in processing order from an origin frame."""
+
+    def __init__(self, clip, origin: int, step: int):
+        self.clip, self.origin, self.step = clip, origin, step
+        forward = step > 0
+        self._prev, self._next = ("to_prev", "to_next") if forward else ("to_next", "to_prev")
+        self._cprev, self._cnext = ("conf_prev", "conf_next") if forward else ("conf_next", "conf_prev")
+
+    def index(self, j: int) -> int:
+        return self.origin + self.step * j
+
+    def luma(self, j):
+        return np.asarray(self.clip["luma"][self.index(j)], np.float32)
+
+    def ab(self, j):
+        return np.asarray(self.clip["ab"][self.index(j)], np.float32)
+
+    def to_prev(self, j):  # flow j -> j-1 and its confidence
+        i = self.index(j)
+        return np.asarray(self.clip[self._prev][i], np.float32), np.asarray(self.clip[self._cprev][i], np.float32)
+
+    def to_next(self, j):  # flow j -> j+1
+        i = self.index(j)
+        return np.asarray(self.clip[self._next][i], np.float32), np.asarray(self.clip[self._cnext][i], np.float32)
+
+
+def make_sample(clip, rng: np.random.Generator, steps: int):
+    """One unrollable training sample: per window frame the fixed candidates, plus what the recurrence needs."""
+    count = clip["luma"].shape[0]
+    two_sided = rng.random() < 0.75
+    longest = min(MAX_DISTANCE, count - 1)
+    low = 2 if two_sided else 1
+    distance = int(min(longest, max(low, round(math.exp(rng.uniform(math.log(low), math.log(longest + 0.99)))))))
+    step = 1 if rng.random() < 0.5 else -1
+    origin = int(rng.integers(0, count - distance)) if step > 0 else int(rng.integers(distance, count))
+    walk = Walk(clip, origin, step)
+    last = distance if two_sided else distance + 1  # walked positions 1..last-1
+    window = min(steps, last - 1)
+    j0 = int(rng.integers(1, last - window + 1))
+    positions = range(max(1, j0 - 1), j0 + window)
+    origins = {}
+    chain = keyframe_chain(walk.ab(0), walk.luma(0), ((walk.luma(j), *walk.to_prev(j)) for j in range(1, j0 + window)))
+    for j, cand in zip(range(1, j0 + window), chain):
+        if j in positions:
+            origins[j] = cand
+    targets = {}
+    if two_sided:
+        chain = keyframe_chain(walk.ab(last), walk.luma(last),
+                               ((walk.luma(j), *walk.to_next(j)) for j in range(last - 1, positions[0] - 1, -1)))
+        for j, cand in zip(range(last - 1, positions[0] - 1, -1), chain):
+            targets[j] = cand
+    height, width = walk.luma(0).shape
+    frames = []
+    for j in positions:
+        target = targets.get(j) or absent(height, width)
+        to_target = (last - j) if two_sided else None
+        frames.append(dict(j=j, luma=walk.luma(j), gt=walk.ab(j), origin=origins[j], target=target,
+                           to_target=to_target, flow=walk.to_prev(j),
+                           blend=flow_blend(origins[j], target, j, to_target)))
+    if j0 == 1:
+        start_prev = walk.ab(0)
+        start_luma = walk.luma(0)
+    else:
+        before = frames.pop(0)
+        mix = 0.0 if rng.random() < 0.5 else rng.uniform(0, 0.8)
+        start_prev = (1 - mix) * before["blend"] + mix * before["gt"]
+        start_luma = before["luma"]
+    ch, cw = min(CROP[0], height) // 8 * 8, min(CROP[1], width) // 8 * 8
+    y, x = int(rng.integers(0, height - ch + 1)), int(rng.integers(0, width - cw + 1))
+    return dict(frames=frames, prev=start_prev.astype(np.float32), prev_luma=start_luma, crop=(y, x, ch, cw))
+
+
+def unroll(model: FusionNet, samples: list[dict], on_step: Callable[[torch.Tensor], None] | None = None):
+    """Run the network over every sample's window, each step fed its previous output; returns the mean L1 per step.
+
+    Windows may differ in length: each step batches the samples that still have a frame.
+    """
+    states = [(s["prev"], s["prev_luma"]) for s in samples]
+    losses = []
+    for t in range(max(len(s["frames"]) for s in samples)):
+        active = [i for i, s in enumerate(samples) if len(s["frames"]) > t]
+        inputs, targets = [], []
+        for i in active:
+            s, (prev_ab, prev_luma) = samples[i], states[i]
+            f = s["frames"][t]
+            y, x, h, w = s["crop"]
+            previous = previous_candidate(prev_ab, prev_luma, f["luma"], *f["flow"])
+            planes = network_input(f["luma"], f["origin"], f["target"], previous, f["j"], f["to_target"])
+            inputs.append(planes[:, y : y + h, x : x + w])
+            targets.append(f["gt"][y : y + h, x : x + w].transpose(2, 0, 1) / AB_SCALE)
+        x_t, y_t = torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets).astype(np.float32))
+        out = model(x_t)
+        loss = (out - y_t).abs().mean()
+        if on_step:
+            on_step(loss * len(active) / len(samples))
+        losses.append(float(loss.detach()))
+        produced = out.detach().numpy() * AB_SCALE
+        for i, o in zip(active, produced):
+            f = samples[i]["frames"][t]
+            y, x, h, w = samples[i]["crop"]
+            full = f["blend"].copy()  # outside the crop the stand-in is the classical blend
+            full[y : y + h, x : x + w] = o.transpose(1, 2, 0)
+            states[i] = (full, f["luma"])
+    return losses
+
+
+def _batch_for(clips, rng, batch, steps):
+    samples = [make_sample(clips[int(rng.integers(len(clips)))], rng, steps) for _ in range(batch)]
+    ch = min(s["crop"][2] for s in samples)  # crops must agree in size within a batch
+    cw = min(s["crop"][3] for s in samples)
+    for s in samples:
+        y, x, _, _ = s["crop"]
+        s["crop"] = (y, x, ch, cw)
+    return samples
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    """Endless training batches, built in a worker process while the network trains."""
+
+    def __init__(self, folders, batch, steps, seed):
+        self.folders, self.batch, self.steps, self.seed = folders, batch, steps, seed
+
+    def __iter__(self):
+        import cv2
+
+        cv2.setNumThreads(1)
+        clips = [c for c in (load_clip(f) for f in self.folders) if c["luma"].shape[0] >= 3]
+        rng = np.random.default_rng(self.seed)
+        while True:
+            yield _batch_for(clips, rng, self.batch, self.steps)
+
+
+def validation_clips(log=print):
+    """Packed validation videos (packed on first use)."""
+    from inference.media import read_frames
+
+    _, val = video_split()
+    clips = []
+    for path in val:
+        folder = PACKED / "validation" / path.stem
+        if not (folder / "conf_next.npy").exists():
+            pack_clip(list(read_frames(path)), folder)
+            log(f"packed validation clip {path.name}")
+        clips.append(load_clip(folder))
+    return clips
+
+
+def validate(model, val_batches) -> tuple[float, float]:
+    """(network L1, classical-blend L1) over fixed validation samples, in a/b units."""
+    model.eval()
+    net, blend = [], []
+    with torch.no_grad():
+        for samples in val_batches:
+            net += unroll(model, samples)
+            for s in samples:
+                for f in s["frames"]:
+                    y, x, h, w = s["crop"]
+                    blend.append(np.abs(f["blend"] - f["gt"])[y : y + h, x : x + w].mean() / AB_SCALE)
+    model.train()
+    return float(np.mean(net)) * AB_SCALE, float(np.mean(blend)) * AB_SCALE
+
+
+def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1e-3, out: Path = CHECKPOINTS,
+          seed: int = 0, log: Callable[[str], None] = print, weights: Path | None = None) -> Path:
+    import cv2
+
+    cv2.setNumThreads(1)  # also keeps OpenCV's thread pool out of the data worker
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    folders = [f for f in pack(log=log) if not is_validation(f.name)]
+    val_rng = np.random.default_rng(12345)
+    val = validation_clips(log)
+    val_batches = [_batch_for(val, val_rng, 8, 4) for _ in range(4)]
+    model = FusionNet()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    checkpoint = out / "last.pt"
+    step = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = state["step"]
+        log(f"resumed at step {step}")
+    # The batch stream is seeded by (seed, step it starts at), so a resumed run is reproducible too.
+    loader = torch.utils.data.DataLoader(_Batches(folders, batch, steps, [seed, step]), batch_size=None,
+                                         num_workers=1, prefetch_factor=2, multiprocessing_context="spawn")
+    history_path = out / "history.jsonl"
+    started, running = time.time(), []
+    model.train()
+    for samples in loader:
+        if step >= total_steps:
+            break
+        # cosine decay to 2% of the base rate
+        for group in optimizer.param_groups:
+            group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
+        optimizer.zero_grad()
+        # truncated through time: each step's recurrent input is detached
+        losses = unroll(model, samples, on_step=lambda loss: loss.backward())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        running.append(np.mean(losses) * AB_SCALE)
+        if step % 25 == 0:
+            rate = 25 / (time.time() - started)
+            log(f"step {step}/{total_steps} loss {np.mean(running):.3f} (a/b L1) "
+                f"lr {optimizer.param_groups[0]['lr']:.2e} {rate:.2f} it/s")
+            started, running = time.time(), []
+        if step % 100 == 0 or step == total_steps:
+            net, blend = validate(model, val_batches)
+            log(f"step {step} validation a/b L1: network {net:.3f}, classical blend {blend:.3f}")
+            with open(history_path, "a") as handle:
+                handle.write(json.dumps(dict(step=step, val_net=net, val_blend=blend, time=time.time())) + "\n")
+            state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step)
+            torch.save(state, out / "last.tmp")
+            (out / "last.tmp").replace(checkpoint)
+    target = weights or (Path(__file__).resolve().parent.parent / "weights" / "propagation.pt")
+    export(checkpoint, target)
+    log(f"weights written to {target}")
+    return target
+
+
+def export(checkpoint: Path, target: Path) -> None:
+    """Strip a checkpoint to the weights the engine loads."""
+    state = torch.load(checkpoint, weights_only=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(model=state["model"], config={}, step=state["step"]), target)

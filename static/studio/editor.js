@@ -1,0 +1,777 @@
+// The keyframe editor: canvas with zoom/pan, point and boundary tools, colors, undo/redo,
+// live preview (overlay, split, wipe), presence and cursors of the other editors.
+//
+// Hints shown = the server's newest revision + this editor's edits still in flight, so an edit
+// shows at once and the server's answer (which includes everyone's edits) never loses it.
+
+import { applyOps, clone, hitTest, inverseOps, newId, simplify, touchedIds } from "./hints.js";
+import { drawGamut, gamutPick, hexToRgb, isHex, lumaToL, rgbToLab } from "./color.js";
+import { StudioSocket } from "./socket.js";
+import { Viewport } from "./viewport.js";
+
+const data = JSON.parse(document.getElementById("keyframe-data").textContent);
+const $ = (id) => document.getElementById(id);
+const canvas = $("stage");
+const ctx = canvas.getContext("2d");
+const view = new Viewport();
+const RECENT_KEY = "colorproj.recentColors";
+
+const state = {
+  server: { revision: 0, hints: { points: [], strokes: [] } },
+  pending: [],              // {request, ops, ackRevision?}
+  hints: { points: [], strokes: [] },
+  tool: data.canEdit ? "point" : "select",
+  view: "overlay",
+  selection: null,          // {kind, id}
+  color: "#b04a30",
+  reference: null,
+  patch: 3,
+  strokeWidth: 3,
+  undo: [],
+  redo: [],
+  you: null,
+  canEdit: data.canEdit,
+  peers: new Map(),         // peer id -> {user, color, cursor}
+  flashes: new Map(),       // hint id -> {color, until}
+  preview: null,            // {revision, image, ms, method}
+  wipe: 0.5,
+  drag: null,
+  draft: null,              // boundary stroke being drawn (source pixels)
+  suggestRequest: null,
+  recent: JSON.parse(localStorage.getItem(RECENT_KEY) || "[]"),
+  fitted: false,
+};
+let requestSeq = 0;
+let spaceHeld = false;
+
+// --- The frame (full resolution, for pixel-level zoom and the lightness of points) -----------------
+
+const frame = new Image();
+const lumaCanvas = document.createElement("canvas");
+frame.onload = () => {
+  lumaCanvas.width = frame.naturalWidth;
+  lumaCanvas.height = frame.naturalHeight;
+  lumaCanvas.getContext("2d", { willReadFrequently: true }).drawImage(frame, 0, 0);
+  fit();
+  updateColorPanel();
+};
+frame.src = data.frameUrl;
+
+function lumaAt(x, y) {
+  if (!lumaCanvas.width) return 128;
+  const px = Math.max(0, Math.min(lumaCanvas.width - 1, Math.round(x * lumaCanvas.width / data.width)));
+  const py = Math.max(0, Math.min(lumaCanvas.height - 1, Math.round(y * lumaCanvas.height / data.height)));
+  return lumaCanvas.getContext("2d", { willReadFrequently: true }).getImageData(px, py, 1, 1).data[0];
+}
+
+// --- Socket ---------------------------------------------------------------------------------------
+
+const socket = new StudioSocket(data.socketPath, {
+  onStatus(status, code) {
+    const el = $("connection");
+    el.textContent = { live: "live", connecting: "connecting…", offline: "offline, reconnecting…", closed: code === 4410 ? "keyframe deleted" : "no access" }[status];
+    el.className = `pill ${status}`;
+  },
+});
+
+socket
+  .on("welcome", (m) => {
+    state.you = m.you;
+    state.canEdit = m.you.can_edit;
+    state.server = { revision: m.revision, hints: m.hints };
+    if (state.pending.length) notice("Reconnected: showing the latest hints; edits in flight were not confirmed.");
+    state.pending = [];
+    state.peers.clear();
+    recompute();
+    renderPresence();
+    socket.send({ type: "history" });
+  })
+  .on("ack", (m) => {
+    const entry = state.pending.find((p) => p.request === m.request);
+    if (entry) entry.ackRevision = m.revision;
+    dropConfirmed();
+  })
+  .on("hints", (m) => {
+    const mine = m.actor === data.user;
+    if (!mine) announceForeignEdit(m);
+    state.server = { revision: m.revision, hints: m.hints };
+    dropConfirmed();
+    scheduleHistory();
+  })
+  .on("conflict", (m) => failed(m, "Conflict"))
+  .on("error", (m) => failed(m, "Error"))
+  .on("preview", (m) => showPreview(m))
+  .on("preview_failed", (m) => notice(m.message, "bad"))
+  .on("suggestions", (m) => renderSuggestions(m))
+  .on("history", (m) => renderHistory(m.revisions))
+  .on("presence", (m) => {
+    if (m.action === "leave") state.peers.delete(m.peer.id);
+    else state.peers.set(m.peer.id, { ...m.peer, cursor: state.peers.get(m.peer.id)?.cursor || null });
+    renderPresence();
+    invalidate();
+  })
+  .on("cursor", (m) => {
+    const peer = state.peers.get(m.peer);
+    if (peer) { peer.cursor = m.x === null ? null : [m.x, m.y]; peer.tool = m.tool; invalidate(); }
+  })
+  .on("deleted", () => { notice("This keyframe was deleted.", "bad"); state.canEdit = false; });
+
+function dropConfirmed() {
+  state.pending = state.pending.filter((p) => p.ackRevision === undefined || p.ackRevision > state.server.revision);
+  recompute();
+}
+
+function failed(message, title) {
+  const index = state.pending.findIndex((p) => p.request === message.request);
+  if (index >= 0) state.pending.splice(index, 1);
+  notice(`${title}: ${message.message}`, "bad");
+  recompute();
+}
+
+function recompute() {
+  let hints = clone(state.server.hints); // a copy: dragging moves hints in place
+  for (const entry of state.pending) {
+    try { hints = applyOps(hints, entry.ops); } catch { /* the server will answer with a conflict */ }
+  }
+  state.hints = hints;
+  if (state.selection && !findHint(state.selection)) state.selection = null;
+  $("revision").textContent = `revision ${state.server.revision}${state.pending.length ? " · saving…" : ""}`;
+  $("editor").dataset.revision = state.server.revision;
+  $("editor").dataset.pending = state.pending.length;
+  updatePreviewStatus();
+  renderSelection();
+  invalidate();
+}
+
+// Someone else's revision: tell the user when it touched a hint they are working on, and flash it.
+function announceForeignEdit(m) {
+  const ids = touchedIds(m.ops);
+  const peerColor = [...state.peers.values()].find((p) => p.user === m.actor)?.color || "#fff";
+  for (const id of ids) state.flashes.set(id, { color: peerColor, until: performance.now() + 1500 });
+  const mineInFlight = new Set(state.pending.flatMap((p) => [...touchedIds(p.ops)]));
+  const contested = [...ids].filter((id) => mineInFlight.has(id) || state.selection?.id === id);
+  if (contested.length) notice(`${m.actor} changed ${contested.length === 1 ? "a hint you are editing" : contested.length + " hints you are editing"}; the latest change wins (revision ${m.revision}).`);
+  setTimeout(invalidate, 1600);
+}
+
+// --- Edits, undo, redo ---------------------------------------------------------------------------------
+
+function edit(ops, { undoable = true } = {}) {
+  if (!state.canEdit) { notice("Your role lets you watch this keyframe, not edit it."); return false; }
+  let inverse;
+  try {
+    inverse = inverseOps(state.hints, ops);
+    applyOps(state.hints, ops);
+  } catch (error) { notice(error.message, "bad"); return false; }
+  const request = `e${++requestSeq}`;
+  if (!socket.send({ type: "edit", ops, request })) { notice("Offline: the edit was not sent.", "bad"); return false; }
+  state.pending.push({ request, ops });
+  if (undoable) { state.undo.push({ ops, inverse }); state.redo = []; }
+  updateUndoButtons();
+  recompute();
+  return true;
+}
+
+function undo() {
+  const entry = state.undo.pop();
+  if (!entry) return;
+  if (edit(entry.inverse, { undoable: false })) state.redo.push(entry); else state.undo.push(entry);
+  updateUndoButtons();
+}
+
+function redo() {
+  const entry = state.redo.pop();
+  if (!entry) return;
+  if (edit(entry.ops, { undoable: false })) state.undo.push(entry); else state.redo.push(entry);
+  updateUndoButtons();
+}
+
+function updateUndoButtons() {
+  $("undo").disabled = !state.undo.length;
+  $("redo").disabled = !state.redo.length;
+}
+
+const findHint = (sel) => sel && state.hints[sel.kind + "s"].find((h) => h.id === sel.id);
+
+function select(selection) {
+  state.selection = selection;
+  const hint = findHint(selection);
+  if (hint && selection.kind === "point") {
+    state.color = hint.color;
+    state.reference = hint.reference ?? null;
+    state.patch = hint.radius;
+    $("patch").value = hint.radius;
+    $("patch-value").textContent = hint.radius;
+    suggestAt(hint.x, hint.y);
+  }
+  updateColorPanel();
+  renderSelection();
+  invalidate();
+}
+
+function deleteSelection() {
+  const hint = findHint(state.selection);
+  if (!hint) return;
+  edit([{ op: `delete_${state.selection.kind}`, id: hint.id }]);
+  state.selection = null;
+  renderSelection();
+}
+
+// --- Colors -------------------------------------------------------------------------------------------
+
+function applyColor(hex, reference = null) {
+  if (!isHex(hex)) { notice(`${hex} is not a #rrggbb color`, "bad"); return; }
+  state.color = hex.toLowerCase();
+  state.reference = reference;
+  state.recent = [state.color, ...state.recent.filter((c) => c !== state.color)].slice(0, 14);
+  localStorage.setItem(RECENT_KEY, JSON.stringify(state.recent));
+  const hint = state.selection?.kind === "point" && findHint(state.selection);
+  if (hint && (hint.color !== state.color || (hint.reference ?? null) !== reference)) {
+    edit([{ op: "update_point", id: hint.id, changes: { color: state.color, reference } }]);
+  }
+  updateColorPanel();
+}
+
+function currentL() {
+  const hint = state.selection?.kind === "point" && findHint(state.selection);
+  return hint ? lumaToL(lumaAt(hint.x, hint.y)) : rgbToLab(hexToRgb(state.color))[0];
+}
+
+function updateColorPanel() {
+  $("current-swatch").style.background = state.color;
+  if (document.activeElement !== $("hex")) $("hex").value = state.color;
+  const ref = data.references.find((r) => r.id === state.reference);
+  $("current-ref").textContent = ref ? `· ${ref.name}` : "";
+  const L = currentL();
+  drawGamut($("gamut"), L, rgbToLab(hexToRgb(state.color)));
+  const hint = state.selection?.kind === "point" && findHint(state.selection);
+  $("gamut-caption").textContent = `a/b at L = ${L.toFixed(0)}${hint ? " (the point's own lightness)" : ""}`;
+  renderChips($("recent"), state.recent.map((c) => ({ color: c, title: c })), (item) => applyColor(item.color));
+}
+
+function renderChips(list, items, onPick) {
+  list.replaceChildren(...items.map((item) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "chip";
+    button.title = item.title;
+    button.innerHTML = `<span class="swatch" style="background:${item.color}"></span>${item.label ? `<span>${escapeHtml(item.label)}</span>` : ""}`;
+    button.onclick = () => onPick(item);
+    li.append(button);
+    return li;
+  }));
+  if (!items.length) list.innerHTML = `<li class="muted small">None yet.</li>`;
+}
+
+renderChips($("references"), data.references.map((r) => ({
+  color: r.color, label: r.name, id: r.id, title: `${r.name} ${r.color}\n${r.source}: ${r.citation || r.url || ""}`,
+})), (item) => applyColor(item.color, item.id));
+
+function suggestAt(x, y) {
+  state.suggestRequest = `s${++requestSeq}`;
+  $("suggest-where").textContent = `at (${Math.round(x)}, ${Math.round(y)})`;
+  $("suggestions").innerHTML = `<li class="muted small">Asking the network…</li>`;
+  socket.send({ type: "suggest", x, y, request: state.suggestRequest });
+}
+
+function renderSuggestions(m) {
+  if (m.request !== state.suggestRequest) return; // an answer to an older question
+  const list = $("suggestions");
+  if (m.error) { list.innerHTML = `<li class="muted small">${escapeHtml(m.error)}</li>`; return; }
+  list.replaceChildren(...m.colors.map(({ color, probability }) => {
+    const li = document.createElement("li");
+    li.innerHTML = `<button type="button" class="suggestion" data-color="${color}" title="Use ${color}">
+      <span class="swatch" style="background:${color}"></span><code>${color}</code>
+      <span class="bar"><span style="width:${(probability * 100).toFixed(1)}%"></span></span>
+      <span class="prob">${(probability * 100).toFixed(0)}%</span></button>`;
+    li.querySelector("button").onclick = () => applyColor(color);
+    return li;
+  }));
+}
+
+// --- Preview -------------------------------------------------------------------------------------------
+
+function showPreview(m) {
+  if (state.preview && m.revision < state.preview.revision) return;
+  const image = new Image();
+  image.src = m.image;
+  image.decode().then(() => {
+    if (state.preview && m.revision < state.preview.revision) return;
+    state.preview = { revision: m.revision, image, ms: m.compute_ms, method: m.method };
+    $("editor").dataset.previewRevision = m.revision;
+    updatePreviewStatus();
+    invalidate();
+  }).catch(() => {});
+}
+
+function updatePreviewStatus() {
+  const p = state.preview;
+  const el = $("preview-status");
+  if (!p) { el.textContent = "preview: computing…"; return; }
+  const behind = p.revision < state.server.revision || state.pending.length;
+  el.textContent = `preview r${p.revision} · ${p.method} · ${Math.round(p.ms)} ms${behind ? " · updating…" : ""}`;
+  el.classList.toggle("stale", Boolean(behind));
+}
+
+// --- History ------------------------------------------------------------------------------------------
+
+let historyTimer = null;
+function scheduleHistory() {
+  clearTimeout(historyTimer);
+  historyTimer = setTimeout(() => socket.send({ type: "history" }), 400);
+}
+
+function renderHistory(revisions) {
+  $("history").replaceChildren(...revisions.map((r) => {
+    const li = document.createElement("li");
+    const when = new Date(r.created).toLocaleTimeString();
+    const head = r.revision === state.server.revision;
+    li.className = head ? "head" : "";
+    li.innerHTML = `<div><strong>r${r.revision}</strong> <span class="muted">${escapeHtml(r.author || "—")} · ${when}</span></div>
+      <div class="small muted">${r.points} point${r.points === 1 ? "" : "s"}, ${r.strokes} stroke${r.strokes === 1 ? "" : "s"}${r.message ? " · " + escapeHtml(r.message) : ""}</div>`;
+    if (!head && state.canEdit) {
+      const button = document.createElement("button");
+      button.type = "button"; button.className = "small-button"; button.textContent = "Restore";
+      button.title = `Make revision ${r.revision}'s hints the newest (history is kept)`;
+      button.onclick = () => {
+        const ops = [{ op: "replace_all", hints: r.hints }];
+        edit(ops);
+      };
+      li.append(button);
+    }
+    return li;
+  }));
+}
+
+// --- Presence -----------------------------------------------------------------------------------------
+
+function renderPresence() {
+  const people = [state.you, ...state.peers.values()].filter(Boolean);
+  $("presence").replaceChildren(...people.map((p, i) => {
+    const span = document.createElement("span");
+    span.className = "avatar" + (i === 0 ? " me" : "");
+    span.style.background = p.color;
+    span.textContent = p.user.slice(0, 2).toUpperCase();
+    span.title = `${p.user}${i === 0 ? " (you)" : ""}${p.can_edit ? "" : " · watching"}`;
+    return span;
+  }));
+  $("presence").dataset.count = people.length;
+}
+
+// --- Selection panel ----------------------------------------------------------------------------------
+
+function renderSelection() {
+  const el = $("selection");
+  const hint = findHint(state.selection);
+  if (!hint) { el.textContent = "Nothing selected."; el.className = "muted small"; return; }
+  el.className = "small";
+  if (state.selection.kind === "point") {
+    const ref = data.references.find((r) => r.id === hint.reference);
+    el.innerHTML = `<div><span class="swatch" style="background:${hint.color}"></span> point <code>${hint.id}</code></div>
+      <div>at (${hint.x.toFixed(0)}, ${hint.y.toFixed(0)}) · patch ${hint.radius} · ${hint.color}</div>
+      ${ref ? `<div>reference: ${escapeHtml(ref.name)}</div>` : ""}`;
+  } else {
+    el.innerHTML = `<div>boundary <code>${hint.id}</code></div><div>${hint.points.length} vertices · width ${hint.width}</div>`;
+  }
+  if (state.canEdit) {
+    const button = document.createElement("button");
+    button.type = "button"; button.className = "small-button danger"; button.textContent = "Delete";
+    button.onclick = deleteSelection;
+    el.append(button);
+  }
+}
+
+// --- Drawing --------------------------------------------------------------------------------------------
+
+let frameRequested = false;
+function invalidate() {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(() => { frameRequested = false; draw(); });
+}
+
+function panes() {
+  const w = canvas.clientWidth, h = canvas.clientHeight;
+  return state.view === "side"
+    ? [{ x: 0, w: w / 2, h, content: "frame" }, { x: w / 2, w: w / 2, h, content: "preview" }]
+    : [{ x: 0, w, h, content: state.view }];
+}
+
+function draw() {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth, h = canvas.clientHeight;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
+  }
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.fillStyle = "#0d0e10";
+  ctx.fillRect(0, 0, w, h);
+  for (const pane of panes()) {
+    ctx.save();
+    ctx.beginPath(); ctx.rect(pane.x, 0, pane.w, pane.h); ctx.clip();
+    ctx.translate(pane.x, 0);
+    drawContent(pane);
+    drawHints();
+    drawPeers();
+    ctx.restore();
+  }
+  if (state.view === "side") {
+    ctx.fillStyle = "#33373e"; ctx.fillRect(w / 2 - 1, 0, 2, h);
+    label("frame", 10, 10); label(previewLabel(), w / 2 + 10, 10);
+  }
+}
+
+function previewLabel() {
+  return state.preview ? `preview r${state.preview.revision}` : "preview: computing…";
+}
+
+function label(text, x, y) {
+  ctx.font = "12px system-ui, sans-serif";
+  const width = ctx.measureText(text).width + 12;
+  ctx.fillStyle = "rgba(0,0,0,.6)"; ctx.fillRect(x, y, width, 20);
+  ctx.fillStyle = "#e6e6e6"; ctx.fillText(text, x + 6, y + 14);
+}
+
+function drawImage(image) {
+  if (!image || !image.complete || !image.naturalWidth) return;
+  ctx.imageSmoothingEnabled = view.scale * image.naturalWidth / data.width < 2;
+  ctx.drawImage(image, view.ox, view.oy, data.width * view.scale, data.height * view.scale);
+}
+
+function drawContent(pane) {
+  const preview = state.preview?.image;
+  if (pane.content === "frame") { drawImage(frame); return; }
+  if (pane.content === "preview" || pane.content === "overlay") { drawImage(preview || frame); return; }
+  // Wipe: before (gray) left of the divider, after (colorized) right of it.
+  drawImage(frame);
+  const x = pane.w * state.wipe;
+  ctx.save(); ctx.beginPath(); ctx.rect(x, 0, pane.w - x, pane.h); ctx.clip(); drawImage(preview || frame); ctx.restore();
+  ctx.fillStyle = "#fff"; ctx.fillRect(x - 1, 0, 2, pane.h);
+  ctx.beginPath(); ctx.arc(x, pane.h / 2, 9, 0, 7); ctx.fill();
+  ctx.fillStyle = "#111"; ctx.font = "11px system-ui"; ctx.fillText("⇔", x - 6, pane.h / 2 + 4);
+  label("before", 10, 10); label("after", pane.w - 60, 10);
+}
+
+function drawHints() {
+  const now = performance.now();
+  const hints = state.hints;
+  for (const stroke of [...hints.strokes, ...(state.draft ? [state.draft] : [])]) {
+    const selected = state.selection?.id === stroke.id;
+    const pts = stroke.points.map(([x, y]) => view.toScreen(x, y));
+    if (pts.length < 2) continue;
+    const width = Math.max(2, stroke.width * view.scale);
+    ctx.lineCap = "round"; ctx.lineJoin = "round";
+    ctx.beginPath(); pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    ctx.strokeStyle = "rgba(0,0,0,.75)"; ctx.lineWidth = width + 3; ctx.setLineDash([]); ctx.stroke();
+    ctx.strokeStyle = selected ? "#d9a441" : flashColor(stroke.id, now) || "#ffffff";
+    ctx.lineWidth = width; ctx.setLineDash(selected ? [] : [6, 4]); ctx.stroke();
+    ctx.setLineDash([]);
+    if (selected) for (const [x, y] of pts) { ctx.fillStyle = "#d9a441"; ctx.fillRect(x - 4, y - 4, 8, 8); ctx.strokeStyle = "#000"; ctx.lineWidth = 1; ctx.strokeRect(x - 4, y - 4, 8, 8); }
+  }
+  for (const point of hints.points) {
+    const [x, y] = view.toScreen(point.x, point.y);
+    const size = Math.max(10, (2 * point.radius + 1) * view.scale);
+    const selected = state.selection?.id === point.id;
+    ctx.fillStyle = point.color;
+    ctx.fillRect(x - size / 2, y - size / 2, size, size);
+    ctx.lineWidth = 2; ctx.strokeStyle = "#000"; ctx.strokeRect(x - size / 2 - 1, y - size / 2 - 1, size + 2, size + 2);
+    ctx.lineWidth = 1; ctx.strokeStyle = "#fff"; ctx.strokeRect(x - size / 2 - 2.5, y - size / 2 - 2.5, size + 5, size + 5);
+    if (point.reference) { ctx.fillStyle = "#d9a441"; ctx.beginPath(); ctx.arc(x + size / 2 + 1, y - size / 2 - 1, 3.5, 0, 7); ctx.fill(); }
+    const flash = flashColor(point.id, now);
+    if (selected || flash) {
+      ctx.lineWidth = 2; ctx.strokeStyle = selected ? "#d9a441" : flash;
+      ctx.setLineDash(selected ? [4, 3] : []);
+      ctx.strokeRect(x - size / 2 - 6, y - size / 2 - 6, size + 12, size + 12);
+      ctx.setLineDash([]);
+    }
+  }
+}
+
+function flashColor(id, now) {
+  const flash = state.flashes.get(id);
+  if (!flash) return null;
+  if (flash.until < now) { state.flashes.delete(id); return null; }
+  return flash.color;
+}
+
+function drawPeers() {
+  for (const peer of state.peers.values()) {
+    if (!peer.cursor) continue;
+    const [x, y] = view.toScreen(...peer.cursor);
+    ctx.fillStyle = peer.color; ctx.strokeStyle = "#000"; ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 4, y + 14); ctx.lineTo(x + 7, y + 9); ctx.lineTo(x + 13, y + 8); ctx.closePath();
+    ctx.fill(); ctx.stroke();
+    ctx.font = "11px system-ui, sans-serif";
+    const text = peer.user, width = ctx.measureText(text).width + 8;
+    ctx.fillRect(x + 12, y + 12, width, 16);
+    ctx.fillStyle = "#111"; ctx.fillText(text, x + 16, y + 24);
+  }
+}
+
+function fit() {
+  const pane = panes()[0];
+  view.fit(data.width, data.height, pane.w, pane.h);
+  state.fitted = true;
+  updateZoomLabel();
+  invalidate();
+}
+
+function updateZoomLabel() { $("zoom-level").textContent = `${Math.round(view.scale * 100)}%`; }
+
+function zoom(factor, sx, sy) {
+  const pane = panes()[0];
+  view.zoomAt(factor, sx ?? pane.w / 2, sy ?? pane.h / 2);
+  updateZoomLabel();
+  invalidate();
+}
+
+// --- Pointer -------------------------------------------------------------------------------------------
+
+// Screen point within its pane, and the source pixel under it.
+function locate(event) {
+  const rect = canvas.getBoundingClientRect();
+  let sx = event.clientX - rect.left;
+  const sy = event.clientY - rect.top;
+  const pane = panes().find((p) => sx >= p.x && sx < p.x + p.w) || panes()[0];
+  sx -= pane.x;
+  const [x, y] = view.toSource(sx, sy);
+  return { sx, sy, x, y, pane };
+}
+
+const clampX = (x) => Math.max(0, Math.min(data.width - 1, x));
+const clampY = (y) => Math.max(0, Math.min(data.height - 1, y));
+const inside = (x, y) => x >= 0 && y >= 0 && x <= data.width - 1 && y <= data.height - 1;
+const snap = (v) => Math.round(v * 2) / 2; // half-pixel precision
+
+canvas.addEventListener("pointerdown", (event) => {
+  canvas.focus();
+  canvas.setPointerCapture(event.pointerId);
+  const at = locate(event);
+  if (event.button === 1 || spaceHeld || state.tool === "pan") {
+    state.drag = { kind: "pan", last: [event.clientX, event.clientY] };
+    return;
+  }
+  if (event.button !== 0) return;
+  if (state.view === "wipe" && Math.abs(at.sx - at.pane.w * state.wipe) < 10) {
+    state.drag = { kind: "wipe", pane: at.pane };
+    return;
+  }
+  const slack = 7 / view.scale;
+  const hit = hitTest(state.hints, at.x, at.y, slack);
+  if (state.tool === "stroke" && state.canEdit) {
+    if (!inside(at.x, at.y)) return;
+    state.draft = { id: newId(), width: state.strokeWidth, points: [[snap(at.x), snap(at.y)]] };
+    state.drag = { kind: "draw" };
+    return;
+  }
+  if (hit && (state.tool === "select" || (state.tool === "point" && hit.kind === "point"))) {
+    select({ kind: hit.kind, id: hit.id });
+    if (state.canEdit) {
+      const hint = findHint(hit);
+      state.drag = { kind: "move", hit, start: [at.x, at.y], original: clone(hint), moved: false };
+    }
+    return;
+  }
+  if (state.tool === "point" && state.canEdit && inside(at.x, at.y)) {
+    const point = { id: newId(), x: snap(clampX(at.x)), y: snap(clampY(at.y)), color: state.color, radius: state.patch };
+    if (state.reference) point.reference = state.reference;
+    if (edit([{ op: "add_point", point }])) {
+      pushRecent(state.color);
+      select({ kind: "point", id: point.id });
+    }
+    return;
+  }
+  select(null);
+});
+
+function pushRecent(color) {
+  state.recent = [color, ...state.recent.filter((c) => c !== color)].slice(0, 14);
+  localStorage.setItem(RECENT_KEY, JSON.stringify(state.recent));
+  updateColorPanel();
+}
+
+let lastCursorSent = 0;
+canvas.addEventListener("pointermove", (event) => {
+  const at = locate(event);
+  $("cursor-pos").textContent = inside(at.x, at.y)
+    ? `x ${Math.floor(at.x)}  y ${Math.floor(at.y)}  luma ${lumaAt(at.x, at.y)}` : "–";
+  const now = performance.now();
+  if (now - lastCursorSent > 60) {
+    lastCursorSent = now;
+    socket.send(inside(at.x, at.y) ? { type: "cursor", x: +at.x.toFixed(1), y: +at.y.toFixed(1), tool: state.tool } : { type: "cursor", x: null, y: null });
+  }
+  const drag = state.drag;
+  if (!drag) return;
+  if (drag.kind === "pan") {
+    view.pan(event.clientX - drag.last[0], event.clientY - drag.last[1]);
+    drag.last = [event.clientX, event.clientY];
+  } else if (drag.kind === "wipe") {
+    state.wipe = Math.max(0, Math.min(1, at.sx / drag.pane.w));
+  } else if (drag.kind === "draw") {
+    const last = state.draft.points[state.draft.points.length - 1];
+    const [lx, ly] = view.toScreen(...last);
+    if (Math.hypot(lx - at.sx, ly - at.sy) >= 3) state.draft.points.push([snap(clampX(at.x)), snap(clampY(at.y))]);
+  } else if (drag.kind === "move") {
+    const dx = at.x - drag.start[0], dy = at.y - drag.start[1];
+    drag.moved = drag.moved || Math.hypot(dx * view.scale, dy * view.scale) > 2;
+    if (drag.moved) moveLocally(drag, dx, dy);
+  }
+  invalidate();
+});
+
+// While dragging, the hint moves on screen only; one update op is sent on release.
+function moveLocally(drag, dx, dy) {
+  const hint = findHint(drag.hit);
+  if (!hint) return;
+  const o = drag.original;
+  if (drag.hit.kind === "point") {
+    hint.x = snap(clampX(o.x + dx)); hint.y = snap(clampY(o.y + dy));
+  } else if (drag.hit.vertex !== undefined) {
+    hint.points[drag.hit.vertex] = [snap(clampX(o.points[drag.hit.vertex][0] + dx)), snap(clampY(o.points[drag.hit.vertex][1] + dy))];
+  } else {
+    hint.points = o.points.map(([x, y]) => [snap(clampX(x + dx)), snap(clampY(y + dy))]);
+  }
+}
+
+canvas.addEventListener("pointerup", () => {
+  const drag = state.drag;
+  state.drag = null;
+  if (!drag) return;
+  if (drag.kind === "draw") {
+    const draft = state.draft;
+    state.draft = null;
+    const points = simplify(draft.points, 1 / view.scale);
+    if (points.length >= 2) edit([{ op: "add_stroke", stroke: { ...draft, points } }]);
+    else notice("A boundary needs at least two points: press and drag.");
+  } else if (drag.kind === "move" && drag.moved) {
+    const hint = findHint(drag.hit);
+    const o = drag.original;
+    // Send the move against the hint as it was before the drag (recompute restores it first).
+    recompute();
+    const changes = drag.hit.kind === "point" ? { x: hint.x, y: hint.y } : { points: hint.points };
+    if (findHint(drag.hit)) edit([{ op: `update_${drag.hit.kind}`, id: o.id, changes }]);
+  }
+  invalidate();
+});
+
+canvas.addEventListener("pointerleave", () => socket.send({ type: "cursor", x: null, y: null }));
+
+canvas.addEventListener("wheel", (event) => {
+  event.preventDefault();
+  const at = locate(event);
+  zoom(Math.exp(-event.deltaY * (event.deltaMode ? 0.05 : 0.0015)), at.sx, at.sy);
+}, { passive: false });
+
+canvas.addEventListener("dblclick", (event) => {
+  const at = locate(event);
+  const hit = hitTest(state.hints, at.x, at.y, 7 / view.scale);
+  if (hit?.kind === "point") { const p = findHint(hit); suggestAt(p.x, p.y); }
+});
+
+// --- Controls and keyboard ------------------------------------------------------------------------------
+
+function setTool(tool) {
+  state.tool = tool;
+  document.querySelectorAll("[data-tool]").forEach((b) => b.classList.toggle("active", b.dataset.tool === tool));
+  canvas.dataset.tool = tool;
+}
+
+function setView(mode) {
+  state.view = mode;
+  document.querySelectorAll("[data-view]").forEach((b) => b.classList.toggle("active", b.dataset.view === mode));
+  fit();
+}
+
+function setPatch(radius, commit) {
+  state.patch = Math.max(0, Math.min(32, radius));
+  $("patch").value = state.patch;
+  $("patch-value").textContent = state.patch;
+  const hint = state.selection?.kind === "point" && findHint(state.selection);
+  if (commit && hint && hint.radius !== state.patch) edit([{ op: "update_point", id: hint.id, changes: { radius: state.patch } }]);
+}
+
+document.querySelectorAll("[data-tool]").forEach((b) => (b.onclick = () => setTool(b.dataset.tool)));
+document.querySelectorAll("[data-view]").forEach((b) => (b.onclick = () => setView(b.dataset.view)));
+$("patch").oninput = (e) => setPatch(+e.target.value, false);
+$("patch").onchange = (e) => setPatch(+e.target.value, true);
+$("stroke-width").oninput = (e) => { state.strokeWidth = +e.target.value; $("stroke-width-value").textContent = e.target.value; };
+$("undo").onclick = undo;
+$("redo").onclick = redo;
+$("fit").onclick = fit;
+$("zoom-in").onclick = () => zoom(1.25);
+$("zoom-out").onclick = () => zoom(0.8);
+$("zoom-level").onclick = () => zoom(1 / view.scale);
+$("hex").onchange = (e) => applyColor(e.target.value.startsWith("#") ? e.target.value : "#" + e.target.value);
+$("gamut").onclick = (e) => {
+  const hex = gamutPick($("gamut"), currentL(), e.offsetX, e.offsetY);
+  if (hex) applyColor(hex); else notice("That a/b is outside the displayable gamut at this lightness.");
+};
+
+function nudge(dx, dy) {
+  const hint = state.selection?.kind === "point" && findHint(state.selection);
+  if (hint) edit([{ op: "update_point", id: hint.id, changes: { x: clampX(hint.x + dx), y: clampY(hint.y + dy) } }]);
+}
+
+function selectNext() {
+  const all = [...state.hints.points.map((h) => ({ kind: "point", id: h.id })), ...state.hints.strokes.map((h) => ({ kind: "stroke", id: h.id }))];
+  if (!all.length) return;
+  const index = all.findIndex((h) => h.id === state.selection?.id);
+  select(all[(index + 1) % all.length]);
+}
+
+window.addEventListener("keydown", (event) => {
+  if (event.target.closest("input, textarea, select")) return;
+  const key = event.key, ctrl = event.ctrlKey || event.metaKey;
+  if (ctrl && key.toLowerCase() === "z") { event.preventDefault(); event.shiftKey ? redo() : undo(); return; }
+  if (ctrl && key.toLowerCase() === "y") { event.preventDefault(); redo(); return; }
+  if (ctrl || event.altKey) return;
+  const step = event.shiftKey ? 10 : 1;
+  const actions = {
+    v: () => setTool("select"), p: () => setTool("point"), b: () => setTool("stroke"), h: () => setTool("pan"),
+    "[": () => setPatch(state.patch - 1, true), "]": () => setPatch(state.patch + 1, true),
+    Delete: deleteSelection, Backspace: deleteSelection,
+    Escape: () => { state.draft = null; state.drag = null; select(null); },
+    f: fit, "1": () => zoom(1 / view.scale), "+": () => zoom(1.25), "=": () => zoom(1.25), "-": () => zoom(0.8),
+    o: () => setView("overlay"), s: () => setView("side"), w: () => setView("wipe"), g: () => setView("frame"),
+    n: () => { const h = state.selection?.kind === "point" && findHint(state.selection); if (h) suggestAt(h.x, h.y); },
+    Tab: selectNext,
+    ArrowLeft: () => nudge(-step, 0), ArrowRight: () => nudge(step, 0), ArrowUp: () => nudge(0, -step), ArrowDown: () => nudge(0, step),
+  };
+  const action = actions[key.length === 1 ? key.toLowerCase() : key] || actions[key];
+  if (key === " ") { spaceHeld = true; canvas.dataset.tool = "pan"; event.preventDefault(); return; }
+  if (action) { event.preventDefault(); action(); }
+});
+window.addEventListener("keyup", (event) => { if (event.key === " ") { spaceHeld = false; canvas.dataset.tool = state.tool; } });
+window.addEventListener("resize", () => (state.fitted ? fit() : invalidate()));
+
+// --- Notices ---------------------------------------------------------------------------------------------
+
+function notice(text, kind = "info") {
+  const el = document.createElement("div");
+  el.className = `notice ${kind}`;
+  el.textContent = text;
+  $("notices").append(el);
+  setTimeout(() => el.classList.add("gone"), 5000);
+  setTimeout(() => el.remove(), 5600);
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+setTool(state.tool);
+setView("overlay");
+updateUndoButtons();
+updateColorPanel();
+
+// For scripted checks (browser tests) and the console: read-only views of the editor.
+window.studio = {
+  state,
+  size: [data.width, data.height],
+  toPage(x, y) {
+    const rect = canvas.getBoundingClientRect();
+    const [sx, sy] = view.toScreen(x, y);
+    return [rect.left + sx, rect.top + sy];
+  },
+};

@@ -1,0 +1,131 @@
+"""Fixtures and helpers shared by the review, render and deliverable tests.
+
+Import with `from review_fixtures import *` (tests/annotations is on sys.path under pytest).
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from annotations.actions import review
+from annotations.actions.keyframes import add_keyframe, save_hints
+
+RED, GREEN = "#b03020", "#2f8a3a"
+
+
+def engine_methods() -> tuple[str, str]:
+    """The CNNs when their weights are in the tree, else the classical methods."""
+    from inference.keyframe.engine import WEIGHTS as KEYFRAME_WEIGHTS
+    from inference.propagation.engine import WEIGHTS as PROPAGATION_WEIGHTS
+
+    return ("cnn" if KEYFRAME_WEIGHTS.exists() else "levin", "cnn" if PROPAGATION_WEIGHTS.exists() else "flow")
+
+
+@pytest.fixture(autouse=True)
+def render_methods(settings):
+    settings.COLORPROJ_RENDER_KEYFRAME_METHOD, settings.COLORPROJ_RENDER_PROPAGATION_METHOD = engine_methods()
+
+
+def hints(color=RED, reference=None, x=20, y=15, with_stroke=True) -> dict:
+    point = {"x": x, "y": y, "color": color, "radius": 3}
+    if reference is not None:
+        point["reference"] = reference
+    data = {"points": [point, {"x": 50, "y": 35, "color": GREEN, "radius": 3}], "strokes": []}
+    if with_stroke:
+        data["strokes"] = [{"points": [[32, 0], [32, 47]], "width": 2}]
+    return data
+
+
+def annotate(shot, annotator, frame: int, content: dict | None = None):
+    keyframe = add_keyframe(shot, annotator, frame)
+    save_hints(keyframe, annotator, content or hints())
+    keyframe.refresh_from_db()
+    return keyframe
+
+
+def approve_all(shot, users, frames=(2, 7)) -> list:
+    """Keyframes at `frames`, annotated, submitted and approved by the reviewer."""
+    keyframes = []
+    for index, frame in enumerate(frames):
+        keyframe = annotate(shot, users["annotator"], frame, hints(RED if index % 2 == 0 else "#3050b0"))
+        review.submit(keyframe, users["annotator"])
+        review.approve(keyframe, users["reviewer"], comment="matches the regimental records")
+        keyframe.refresh_from_db()
+        keyframes.append(keyframe)
+    return keyframes
+
+
+def run_inline(render):
+    """Run a render's jobs one after another in this thread (plain `db` tests: nothing commits)."""
+    from annotations.render import tasks
+
+    tasks.prepare_render(render.pk)
+    render.refresh_from_db()
+    for stretch in render.stretches.all():
+        tasks.render_stretch(render.pk, stretch.index)
+    tasks.finalize_render(render.pk)
+    render.refresh_from_db()
+    return render
+
+
+def wait_render(render, timeout: float = 120.0, worker=None):
+    """Wait until a render ends (done or failed), running embedded jobs meanwhile."""
+    from colorproj import jobs
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs.drain(0.2)
+        render.refresh_from_db()
+        if render.status in ("done", "failed"):
+            return render
+        if worker is not None and worker.poll() is not None:
+            raise AssertionError(f"the Celery worker exited with code {worker.returncode}")
+        time.sleep(0.1)
+    raise AssertionError(f"render {render.pk} did not finish in {timeout}s (status {render.status})")
+
+
+CLIP_TIMECODE = "10:00:00:00"
+CLIP_FRAMES = 12
+
+
+def encode_with_audio(path, frame_count: int = CLIP_FRAMES, timecode: str = CLIP_TIMECODE):
+    """A tiny H.264 + AAC MOV with a start timecode, encoded for real with PyAV."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from annotations.demo import synthetic_reel
+
+    rate = Fraction(24000, 1001)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"crf": "18"}
+        video.metadata["timecode"] = timecode
+        audio = container.add_stream("aac", rate=48000)
+        audio.layout = "mono"
+        samples = int(48000 * frame_count / rate)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)
+        for start in range(0, samples, 1024):
+            frame = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, start
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+        for image in synthetic_reel(64, 48, frame_count, scenes=1):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(video.encode(None))
+    return path
+
+
+@pytest.fixture(scope="session")
+def audio_clip(tmp_path_factory):
+    return encode_with_audio(tmp_path_factory.mktemp("audio") / "reel_with_sound.mov")
+
+
+def audio_packets(path) -> list[bytes]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]

@@ -1,0 +1,312 @@
+"""The keyframe editor's websocket, driven with Channels' WebsocketCommunicator.
+
+Runs in both modes: in the distributed one the channel layer is Redis and previews are
+computed by the real Celery worker (the `background_jobs` fixture).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from annotations.models import HintRevision, Membership
+from annotations.routing import websocket_urlpatterns
+from annotations.studio import previews
+from annotations.studio.state import preview_state
+from tests.conftest import DISTRIBUTED
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+TIMEOUT = 60  # the first preview loads the model
+
+
+def app():
+    return URLRouter(websocket_urlpatterns)
+
+
+async def connect(user, keyframe_id, expect_welcome=True):
+    communicator = WebsocketCommunicator(app(), f"/ws/keyframes/{keyframe_id}/")
+    communicator.scope["user"] = user
+    connected, code = await communicator.connect(timeout=10)
+    if expect_welcome:
+        assert connected, code
+        welcome = await communicator.receive_json_from(timeout=10)
+        assert welcome["type"] == "welcome"
+        communicator.welcome = welcome
+    return communicator, connected, code
+
+
+async def receive_until(communicator, kind, timeout=TIMEOUT, where=lambda m: True):
+    """Next message of type `kind` matching `where`; the ones skipped are returned too."""
+    skipped = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        message = await communicator.receive_json_from(timeout=max(0.1, deadline - loop.time()))
+        if message["type"] == kind and where(message):
+            message["skipped"] = skipped
+            return message
+        skipped.append(message)
+
+
+async def drain(communicator, seconds: float) -> list[dict]:
+    """Every message that arrives within `seconds` (a receive timeout would end the consumer)."""
+    messages = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if not await communicator.receive_nothing(timeout=0.05, interval=0.01):
+            messages.append(await communicator.receive_json_from())
+    return messages
+
+
+def point(x=10, y=12, color="#c03020", **extra):
+    return {"op": "add_point", "point": {"x": x, "y": y, "color": color, "radius": 2, **extra}}
+
+
+def decode(data_url: str) -> np.ndarray:
+    assert data_url.startswith("data:image/jpeg;base64,")
+    image = cv2.imdecode(np.frombuffer(base64.b64decode(data_url.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return image[..., ::-1]
+
+
+# --- Authentication and roles ---------------------------------------------------------------------
+
+async def test_anonymous_and_outsiders_are_refused(keyframe, outsider):
+    from channels.auth import AuthMiddlewareStack
+
+    # Through the real session middleware, without a session: anonymous.
+    communicator = WebsocketCommunicator(AuthMiddlewareStack(app()), f"/ws/keyframes/{keyframe.pk}/")
+    connected, code = await communicator.connect(timeout=10)
+    assert not connected and code == 4404
+    _, connected, code = await connect(outsider, keyframe.pk, expect_welcome=False)
+    assert not connected and code == 4404
+    # A keyframe that does not exist looks the same as one you may not see.
+    _, connected, code = await connect(outsider, 999999, expect_welcome=False)
+    assert not connected and code == 4404
+
+
+async def test_session_cookie_authenticates(client, keyframe, users):
+    """The browser's path: Django's session cookie through the ASGI application."""
+    from colorproj.asgi import application
+
+    await database_sync_to_async(client.force_login)(users["reviewer"])
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    communicator = WebsocketCommunicator(application, f"/ws/keyframes/{keyframe.pk}/",
+                                         headers=[(b"cookie", cookie.encode()), (b"origin", b"http://testserver")])
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    welcome = await communicator.receive_json_from(timeout=10)
+    assert welcome["you"]["user"] == "reviewer" and welcome["you"]["can_edit"] is False
+    await communicator.disconnect()
+
+
+async def test_viewers_watch_but_cannot_edit(keyframe, users):
+    reviewer, _, _ = await connect(users["reviewer"], keyframe.pk)
+    assert reviewer.welcome["you"]["can_edit"] is False
+    await reviewer.send_json_to({"type": "edit", "ops": [point()], "request": "r1"})
+    answer = await receive_until(reviewer, "error")
+    assert answer["request"] == "r1" and "not edit" in answer["message"]
+    assert await database_sync_to_async(HintRevision.objects.filter(keyframe=keyframe).count)() == 1
+    # Watching is allowed: history and pings work.
+    await reviewer.send_json_to({"type": "history"})
+    history = await receive_until(reviewer, "history")
+    assert [r["revision"] for r in history["revisions"]] == [1]
+    await reviewer.disconnect()
+
+
+async def test_role_is_checked_on_every_edit(keyframe, users, background_jobs):
+    annotator, _, _ = await connect(users["annotator"], keyframe.pk)
+    await annotator.send_json_to({"type": "edit", "ops": [point()], "request": "a"})
+    assert (await receive_until(annotator, "ack"))["revision"] == 2
+    # Demoted while the socket is open: the next edit is refused.
+    await database_sync_to_async(
+        Membership.objects.filter(user=users["annotator"], project=keyframe.shot.project).update)(role="reviewer")
+    await annotator.send_json_to({"type": "edit", "ops": [point(x=20)], "request": "b"})
+    refused = await receive_until(annotator, "error", where=lambda m: m["request"] == "b")
+    assert "not edit" in refused["message"]
+    await annotator.disconnect()
+
+
+# --- Malformed messages -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, expected", [
+    ("not json", "JSON objects"),
+    ("[1, 2]", "JSON objects"),
+    ('{"no": "type"}', "unknown message type"),
+    ('{"type": "launch"}', "unknown message type"),
+    ('{"type": "edit", "ops": "add a point"}', "non-empty list"),
+    ('{"type": "edit", "ops": [{"op": "explode"}]}', "unknown op"),
+    ('{"type": "edit", "ops": [{"op": "add_point", "point": {"x": 1e9, "y": 1, "color": "#ffffff"}}]}', "outside"),
+    ('{"type": "edit", "ops": [{"op": "add_point", "point": {"x": 1, "y": 1, "color": "red"}}]}', "bad color"),
+    ('{"type": "suggest", "x": "left", "y": 3}', "inside the frame"),
+    ('{"type": "cursor", "x": "a", "y": 1}', "numbers"),
+    ('{"type": "revert", "revision": "first"}', "revision number"),
+    ('{"type": "revert", "revision": 99}', "does not exist"),
+])
+async def test_malformed_messages_get_an_error_and_the_socket_lives(keyframe, users, raw, expected):
+    communicator, _, _ = await connect(users["annotator"], keyframe.pk)
+    await communicator.send_to(text_data=raw)
+    answer = await receive_until(communicator, "error", timeout=10)
+    assert expected in answer["message"]
+    await communicator.send_json_to({"type": "ping", "request": 7})
+    assert (await receive_until(communicator, "pong", timeout=10))["request"] == 7
+    assert await database_sync_to_async(HintRevision.objects.filter(keyframe=keyframe).count)() == 1
+    await communicator.disconnect()
+
+
+async def test_binary_and_oversized_messages(keyframe, users):
+    communicator, _, _ = await connect(users["annotator"], keyframe.pk)
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    assert "binary" in (await receive_until(communicator, "error", timeout=10))["message"]
+    await communicator.send_to(text_data='{"type": "ping", "pad": "' + "x" * 600_000 + '"}')
+    assert "larger than" in (await receive_until(communicator, "error", timeout=10))["message"]
+    await communicator.disconnect()
+
+
+# --- Edits, revisions, previews ----------------------------------------------------------------------
+
+async def test_edit_is_stored_as_a_revision_and_previewed_for_everyone(keyframe, users, background_jobs):
+    annotator, _, _ = await connect(users["annotator"], keyframe.pk)
+    watcher, _, _ = await connect(users["reviewer"], keyframe.pk)
+    await receive_until(annotator, "presence", timeout=10)
+
+    await annotator.send_json_to({"type": "edit", "ops": [point(color="#2040c0", id="sky")], "request": "e1"})
+    ack = await receive_until(annotator, "ack")
+    assert ack == {"type": "ack", "request": "e1", "revision": 2, "skipped": ack["skipped"]}
+    revision = await database_sync_to_async(HintRevision.objects.get)(keyframe=keyframe, number=2)
+    assert revision.author_id == users["annotator"].pk
+    assert revision.content["points"][0]["id"] == "sky" and revision.content["points"][0]["color"] == "#2040c0"
+
+    for communicator in (annotator, watcher):
+        hints = await receive_until(communicator, "hints")
+        assert hints["revision"] == 2 and hints["actor"] == "annotator"
+        assert hints["hints"]["points"][0]["id"] == "sky"
+        preview = await receive_until(communicator, "preview", where=lambda m: m["revision"] == 2)
+        image = decode(preview["image"])
+        assert image.shape[:2] == (preview["height"], preview["width"]) == (keyframe.shot.height, keyframe.shot.width)
+    # The hinted patch carries the hint's color (blue dominates red there).
+    r, g, b = image[12, 10].astype(int)
+    assert b > r, image[12, 10]
+
+    # A late joiner gets the finished preview at once.
+    late, _, _ = await connect(users["producer"], keyframe.pk)
+    preview = await receive_until(late, "preview", timeout=10)
+    assert preview["revision"] == 2
+    for communicator in (annotator, watcher, late):
+        await communicator.disconnect()
+
+
+async def test_concurrent_edits_on_different_hints_both_land(keyframe, users, background_jobs):
+    first, _, _ = await connect(users["annotator"], keyframe.pk)
+    second, _, _ = await connect(users["manager"], keyframe.pk)
+    await first.send_json_to({"type": "edit", "ops": [point(id="a"), point(x=30, id="b")]})
+    await receive_until(first, "ack")
+    # Both move a different point at the same time; both edits survive.
+    await asyncio.gather(
+        first.send_json_to({"type": "edit", "ops": [{"op": "update_point", "id": "a", "changes": {"x": 5}}]}),
+        second.send_json_to({"type": "edit", "ops": [{"op": "update_point", "id": "b", "changes": {"color": "#00ff00"}}]}),
+    )
+    await receive_until(first, "ack")
+    await receive_until(second, "ack")
+    head = await database_sync_to_async(lambda: keyframe.__class__.objects.get(pk=keyframe.pk).head.content)()
+    by_id = {p["id"]: p for p in head["points"]}
+    assert by_id["a"]["x"] == 5 and by_id["b"]["color"] == "#00ff00"
+    # Editing a point someone else deleted is a conflict, reported on the socket.
+    await second.send_json_to({"type": "edit", "ops": [{"op": "delete_point", "id": "a"}]})
+    await receive_until(second, "ack")
+    await first.send_json_to({"type": "edit", "ops": [{"op": "update_point", "id": "a", "changes": {"x": 7}}],
+                              "request": "late"})
+    conflict = await receive_until(first, "conflict")
+    assert conflict["request"] == "late" and "no longer exists" in conflict["message"]
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_revert_makes_a_new_revision(keyframe, users, background_jobs):
+    communicator, _, _ = await connect(users["annotator"], keyframe.pk)
+    await communicator.send_json_to({"type": "edit", "ops": [point(id="p")]})
+    await receive_until(communicator, "ack")
+    await communicator.send_json_to({"type": "revert", "revision": 1, "request": "undo-all"})
+    ack = await receive_until(communicator, "ack")
+    assert ack["revision"] == 3
+    hints = await receive_until(communicator, "hints", where=lambda m: m["revision"] == 3)
+    assert hints["hints"] == {"points": [], "strokes": []}
+    await communicator.disconnect()
+
+
+# --- Presence and cursors -----------------------------------------------------------------------------
+
+async def test_presence_and_cursors(keyframe, users):
+    first, _, _ = await connect(users["annotator"], keyframe.pk)
+    second, _, _ = await connect(users["manager"], keyframe.pk)
+    joined = await receive_until(first, "presence")
+    assert joined["action"] == "join" and joined["peer"]["user"] == "manager"
+    here = await receive_until(second, "presence")
+    assert here["action"] == "here" and here["peer"]["user"] == "annotator"
+    await second.send_json_to({"type": "cursor", "x": 12.5, "y": 3, "tool": "point"})
+    cursor = await receive_until(first, "cursor")
+    assert (cursor["x"], cursor["y"], cursor["peer"], cursor["tool"]) == (12.5, 3, joined["peer"]["id"], "point")
+    await second.disconnect()
+    left = await receive_until(first, "presence", where=lambda m: m["action"] == "leave")
+    assert left["peer"]["user"] == "manager"
+    await first.disconnect()
+
+
+# --- Coalescing ----------------------------------------------------------------------------------------
+
+async def test_edits_during_a_preview_coalesce_to_the_newest(keyframe, users, background_jobs):
+    """While a preview job owns the keyframe, edits only raise the wanted revision; the job then
+    renders the newest one, never the ones in between."""
+    state = preview_state()
+    communicator, _, _ = await connect(users["annotator"], keyframe.pk)
+    assert await database_sync_to_async(state.claim)(keyframe.pk)  # a job is computing
+    for index in range(4):
+        await communicator.send_json_to({"type": "edit", "ops": [point(x=5 + index, id=f"p{index}")]})
+        await receive_until(communicator, "ack")
+    assert state.wanted(keyframe.pk) == 5
+    assert [m for m in await drain(communicator, 1.0) if m["type"] == "preview"] == []
+    # The computing job comes back around: it renders revision 5 only.
+    await database_sync_to_async(previews.render_preview)(keyframe.pk)
+    preview = await receive_until(communicator, "preview")
+    assert preview["revision"] == 5
+    previews_seen = [m for m in preview["skipped"] if m["type"] == "preview"]
+    assert previews_seen == []
+    assert state.done(keyframe.pk) == 5
+    # The claim is free again: the next edit schedules a job of its own.
+    assert await database_sync_to_async(state.claim)(keyframe.pk)
+    await database_sync_to_async(state.release)(keyframe.pk)
+    await communicator.disconnect()
+
+
+@pytest.mark.skipif(DISTRIBUTED, reason="gates the engine inside this process (embedded mode)")
+async def test_slow_preview_builds_no_backlog(keyframe, users, background_jobs, monkeypatch):
+    rendered, gate = [], threading.Event()
+    real_render = previews.render
+
+    def slow_render(kf, content, method=None):
+        rendered.append(len(content["points"]))
+        gate.wait(30)
+        return real_render(kf, content, method)
+
+    monkeypatch.setattr(previews, "render", slow_render)
+    communicator, _, _ = await connect(users["annotator"], keyframe.pk)
+    while not rendered:  # opening the editor starts a preview of revision 1 (no hints)
+        await asyncio.sleep(0.02)
+    for index in range(6):
+        await communicator.send_json_to({"type": "edit", "ops": [point(x=5 + index, id=f"p{index}")]})
+        await receive_until(communicator, "ack")
+    gate.set()
+    preview = await receive_until(communicator, "preview", where=lambda m: m["revision"] == 7)
+    # Six edits arrived while revision 1 was computing: only the newest (6 points) was rendered after it.
+    assert rendered == [0, 6], rendered
+    assert [m["revision"] for m in preview["skipped"] if m["type"] == "preview"] == [1]
+    await communicator.disconnect()

@@ -1,0 +1,129 @@
+"""The keyframe engine with the committed weights: shapes, luma, hint fidelity,
+boundary strokes, suggested colors, and the classical method."""
+import numpy as np
+import pytest
+
+from inference import color
+from inference.hints import parse_hints
+from inference.keyframe import KeyframeColorizer
+from inference.keyframe.raster import hint_ab
+from inference.levin import colorize_ab
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return KeyframeColorizer.load(device="cpu")
+
+
+def scene(h=96, w=128):
+    """A small natural-ish gray picture: a bright 'sky' above a textured 'ground'."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    image = np.where(yy < h * 0.4, 200 - yy * 0.5, 90 + 30 * np.sin(xx / 7.0))
+    return np.clip(image + rng.normal(0, 3, (h, w)), 0, 255).astype(np.uint8)
+
+
+def chroma_ab(rgb):
+    return color.rgb_to_lab(rgb)[..., 1:]
+
+
+@pytest.mark.parametrize("method", ["cnn", "levin"])
+def test_output_has_input_size_and_exact_luma(engine, method):
+    gray = scene(97, 131)
+    hints = parse_hints({"points": [{"x": 20, "y": 10, "color": "#4080d0", "radius": 2}]}, 131, 97)
+    out = engine.colorize(gray, hints, method=method)
+    assert out.shape == (97, 131, 3) and out.dtype == np.uint8
+    assert np.abs(color.to_luma(out) * 255 - gray).max() <= 1.0
+    assert chroma_ab(out)[5:15, 15:25].std(axis=(0, 1)).max() >= 0  # finite
+
+
+def test_color_input_is_reduced_to_luma(engine):
+    rgb = np.dstack([scene(), scene()[::-1], scene()[:, ::-1]])
+    out = engine.colorize(rgb, None)
+    assert out.shape == rgb.shape
+    assert np.abs(color.to_luma(out) - color.to_luma(rgb)).max() * 255 <= 1.0
+
+
+def test_no_hints_is_an_automatic_colorizer(engine):
+    out = engine.colorize(scene(), None)
+    assert out.shape == (96, 128, 3)
+
+
+@pytest.mark.parametrize("method", ["cnn", "levin"])
+def test_hints_are_followed_exactly(engine, method):
+    colors = ["#b04030", "#3070c0", "#40a040"]
+    # Gray levels equal to each hint's own luma, so the hint chroma fits the gamut there.
+    gray = scene().copy()
+    points = []
+    for i, hexa in enumerate(colors):
+        x, y = 20 + 40 * i, 60
+        rgb = np.array([[[int(hexa[j : j + 2], 16) for j in (1, 3, 5)]]], np.uint8)
+        gray[y - 3 : y + 4, x - 3 : x + 4] = color.to_uint8(color.to_luma(rgb))[0, 0]
+        points.append({"x": x, "y": y, "color": hexa, "radius": 2})
+    hints = parse_hints({"points": points}, 128, 96)
+    out = engine.colorize(gray, hints, method=method)
+    ab = chroma_ab(out)
+    for p in hints.points:
+        patch = ab[int(p.y) - 2 : int(p.y) + 3, int(p.x) - 2 : int(p.x) + 3]
+        error = np.linalg.norm(patch - hint_ab(p.color), axis=-1)
+        assert error.max() < 3.0, (p.hex, error.max())
+
+
+@pytest.mark.parametrize("method", ["cnn", "levin"])
+def test_a_stroke_keeps_a_hint_on_its_side(engine, method):
+    """Two regions of the same gray separated by a stroke: a hint left does not color the right."""
+    gray = np.full((96, 128), 128, np.uint8)
+    stroke = {"points": [[64, 0], [64, 95]], "width": 3}
+    hinted = parse_hints({"points": [{"x": 20, "y": 48, "color": "#c03020", "radius": 3}],
+                          "strokes": [stroke]}, 128, 96)
+    bare = parse_hints({"strokes": [stroke]}, 128, 96)
+    with_hint = chroma_ab(engine.colorize(gray, hinted, method=method))
+    without = chroma_ab(engine.colorize(gray, bare, method=method))
+    red = hint_ab((0xC0, 0x30, 0x20))
+    left = with_hint[:, :58].reshape(-1, 2)
+    right_change = np.linalg.norm(with_hint[:, 70:] - without[:, 70:], axis=-1)
+    assert (left @ red / np.linalg.norm(red)).mean() > 0.5 * np.linalg.norm(red)  # left side turned red
+    assert right_change.max() < 2.0  # right side exactly as with no hint at all
+
+
+def test_a_closed_region_without_its_own_hint_stays_unaffected_by_levin():
+    luma = np.full((40, 40), 0.5, np.float32)
+    hint = np.zeros((40, 40, 2), np.float32)
+    mask = np.zeros((40, 40), np.float32)
+    hint[5:8, 5:8], mask[5:8, 5:8] = (40.0, 30.0), 1.0
+    boundary = np.zeros((40, 40), np.float32)
+    boundary[18:20, :] = 1
+    ab = colorize_ab(luma, hint, mask, boundary)
+    assert np.allclose(ab[:16], (40.0, 30.0), atol=1e-3)
+    assert np.abs(ab[22:]).max() < 1e-6
+
+
+def test_levin_interpolates_between_hints_along_luma():
+    luma = np.tile(np.linspace(0.2, 0.8, 64, dtype=np.float32), (32, 1))
+    hint = np.zeros((32, 64, 2), np.float32)
+    mask = np.zeros((32, 64), np.float32)
+    hint[:, 0], mask[:, 0] = (50.0, 0.0), 1.0
+    hint[:, -1], mask[:, -1] = (-50.0, 0.0), 1.0
+    a = colorize_ab(luma, hint, mask)[..., 0]
+    assert a[:, 0].min() == 50.0 and a[:, -1].max() == -50.0
+    assert np.all(np.diff(a.mean(0)) <= 1e-4)  # monotone from one hint to the other
+    assert np.abs(colorize_ab(luma, hint, np.zeros_like(mask))).max() == 0.0  # no hints: neutral
+
+
+def test_suggestions_are_a_top_k_distribution(engine):
+    gray = scene()
+    hints = parse_hints({"points": [{"x": 30, "y": 70, "color": "#806020"}]}, 128, 96)
+    suggestions = engine.suggest(gray, hints, 64, 20, k=5)
+    assert len(suggestions) == 5
+    probs = [p for _, p in suggestions]
+    assert all(c.startswith("#") and len(c) == 7 for c, _ in suggestions)
+    assert probs == sorted(probs, reverse=True) and all(0 < p <= 1 for p in probs)
+    assert 0.05 < sum(probs) <= 1.0 + 1e-6
+    assert len({c for c, _ in suggestions}) == 5
+    with pytest.raises(ValueError, match="outside"):
+        engine.suggest(gray, hints, 500, 20)
+
+
+def test_unknown_method_is_refused(engine):
+    with pytest.raises(ValueError, match="unknown method"):
+        engine.colorize(scene(), None, method="magic")
