@@ -39,11 +39,13 @@ def _shot(request, pk) -> Shot:
 def colorized(keyframe: Keyframe, revision, long_side: int = PREVIEW_LONG_SIDE) -> bytes:
     """PNG of the keyframe colorized from `revision`'s hints, as a render would (cached by content)."""
     method = settings.COLORPROJ_RENDER_KEYFRAME_METHOD
-    name = f"review/previews/{revision.content_hash}-{keyframe.shot.footage.uid}-{keyframe.frame}-{method}-{long_side}.png"
+    shot = keyframe.shot
+    weights = (engines.describe(method, "flow")["keyframe"].get("weights_sha256") or "none")[:12]
+    name = (f"review/previews/{shot.footage.uid}/{keyframe.frame}-{revision.content_hash}-{method}-{weights}-"
+            f"{long_side}.png")
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as handle:
             return handle.read()
-    shot = keyframe.shot
     image = next(frames.iter_shot_frames(shot, keyframe.frame, keyframe.frame + 1))
     rgb = engines.keyframe_engine(method).colorize(image, parse_hints(revision.content, shot.width, shot.height),
                                                    method=method)
@@ -76,7 +78,7 @@ def keyframe_review(request, pk):
     cited, unlinked = review_actions.cited_references(keyframe, keyframe.head)
     authors = review_actions.authors(keyframe, keyframe.head)
     comments = keyframe.review_comments.select_related("author", "revision")
-    return render(request, "review/keyframe.html", {
+    return _page(request, "review/keyframe.html", {
         "keyframe": keyframe, "shot": shot, "project": shot.project, "revision": keyframe.head,
         "sources": review_actions.snapshots(cited, keyframe.head), "unlinked": unlinked,
         "references": shot.project.references.all(),
@@ -99,13 +101,20 @@ def shot_review(request, pk):
         blocked = None
     except review_actions.Conflict as exc:
         blocked = exc.message
-    return render(request, "review/shot.html", {
+    return _page(request, "review/shot.html", {
         "shot": shot, "project": shot.project, "blocked": blocked,
         "keyframes": shot.keyframes.select_related("head"),
         "renders": shot.renders.select_related("requested_by").prefetch_related("stretches", "deliverables")[:20],
         "can_render": Cap.RENDER in caps, "can_download": Cap.DOWNLOAD in caps,
         "default_start": settings.COLORPROJ_SEQUENCE_START,
     })
+
+
+def _page(request, template: str, context: dict):
+    """A review page, with the user's unread notification count for the navigation bar."""
+    unread = Notification.objects.filter(recipient=request.user, read_at=None,
+                                         project__memberships__user=request.user).distinct().count()
+    return render(request, template, {**context, "unread": unread})
 
 
 def _data_uri(png: bytes) -> str:

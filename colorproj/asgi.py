@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from annotations import events  # noqa: E402
+from colorproj.security import SameOriginValidator  # noqa: E402
 from annotations.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -30,7 +31,9 @@ application = BindServerLoop(
     ProtocolTypeRouter(
         {
             "http": django_application,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            # Handshakes from another site's page are refused before the session is even read.
+            "websocket": AllowedHostsOriginValidator(
+                SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
         }
     )
 )

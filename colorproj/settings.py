@@ -4,20 +4,77 @@ Embedded (default): SQLite, in-memory channel layer, background jobs in worker t
 Distributed: DATABASE_URL=postgres://... and REDIS_URL=redis://... select PostgreSQL, the
 Redis channel layer and Celery workers (queues "preview" and "batch").
 """
+import contextlib
 import os
+import secrets
 import tempfile
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COLORPROJ_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "colorproj-insecure-development-key-change-me-in-production")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value in (None, "") else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# COLORPROJ_PRODUCTION=1 turns on the hardened profile (checked by `manage.py check --deploy`):
+# a real secret and explicit hosts are required, cookies are secure, HTTPS is enforced.
+PRODUCTION = env_flag("COLORPROJ_PRODUCTION", False)
+DEBUG = env_flag("DJANGO_DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("COLORPROJ_PRODUCTION=1 with DJANGO_DEBUG=1: debug pages would leak internals")
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if PRODUCTION:
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or "insecure" in SECRET_KEY:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters in production "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))')")
+elif not SECRET_KEY:
+    # Development: a random key per installation, kept out of the repository.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        with contextlib.suppress(FileExistsError):
+            with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                handle.write(secrets.token_urlsafe(64))
+    SECRET_KEY = key_file.read_text().strip()
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "*")
+if PRODUCTION and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS):
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the site's host names in production (no '*')")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# HTTPS. Behind a TLS-terminating proxy set COLORPROJ_BEHIND_PROXY=1 (it must set X-Forwarded-Proto
+# and strip it from clients); COLORPROJ_SSL_REDIRECT=0 when the proxy redirects to HTTPS itself.
+HTTPS = env_flag("COLORPROJ_HTTPS", PRODUCTION)
+if env_flag("COLORPROJ_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_flag("COLORPROJ_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("COLORPROJ_HSTS_SECONDS", str(365 * 86400 if HTTPS else 0)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("COLORPROJ_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_flag("COLORPROJ_HSTS_PRELOAD", HTTPS)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(os.environ.get("COLORPROJ_SESSION_SECONDS", str(14 * 86400)))
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 INSTALLED_APPS = [
     "daphne",
@@ -32,6 +89,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "annotations",
 ]
 
@@ -44,7 +102,31 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "colorproj.security.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into a 429 page
 ]
+
+# Content security policy (django-csp): scripts only from this site (plain ES modules; templates may
+# opt in to an inline block with nonce="{{ request.csp_nonce }}"), images also from data:/blob:
+# (canvas exports, previews), sockets and fetches to the same origin, no framing, no plugins.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "media-src": [SELF, "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Pages that still embed inline <script> blocks (see colorproj.security.ContentSecurityPolicyMiddleware).
+CSP_INLINE_SCRIPT_PREFIXES = ["/review/", "/api/redoc/"]
 
 ROOT_URLCONF = "colorproj.urls"
 ASGI_APPLICATION = "colorproj.asgi.application"
@@ -170,6 +252,19 @@ COLORPROJ_FILMSTRIP_TILES = 24
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Login throttling (django-axes): after COLORPROJ_LOGIN_FAILURES failed logins for one username from
+# one address, that pair is locked out for COLORPROJ_LOGIN_COOLOFF_MINUTES, on the login page and on
+# the token endpoint alike (both authenticate through AxesBackend).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("COLORPROJ_LOGIN_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("COLORPROJ_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "colorproj.security.lockout_response"
+# Behind proxies, the client address is the left-most entry the trusted proxies appended.
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("COLORPROJ_PROXY_COUNT", "1" if env_flag("COLORPROJ_BEHIND_PROXY", False) else "0")) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -183,6 +278,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotations.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
+    # Scoped rates: "login" throttles POST /api/auth/token/ per client address.
+    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("COLORPROJ_TOKEN_RATE", "20/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "colorproj API",

@@ -40,6 +40,12 @@ def _groups(render: Render) -> list[str]:
     return [events.shot_group(render.shot_id)]
 
 
+def _locked(render: Render, *related: str) -> Render:
+    """The render's row, locked until the transaction ends; related rows are read once it is granted."""
+    Render.objects.select_for_update().filter(pk=render.pk).values_list("pk").get()
+    return Render.objects.select_related(*related).get(pk=render.pk)
+
+
 def _data(render: Render) -> dict:
     """What live clients get with a render's audit events."""
     return {"render": render.pk, "shot": render.shot_id, "status": render.status, "error": render.error,
@@ -76,7 +82,8 @@ def start_render(shot: Shot, actor, *, sequence_start: int | None = None) -> Ren
     from annotations.render import tasks
     from inference.propagation import stretches
 
-    shot = Shot.objects.select_for_update(of=("self",)).select_related("project", "footage").get(pk=shot.pk)
+    Shot.objects.select_for_update().filter(pk=shot.pk).values_list("pk").get()
+    shot = Shot.objects.select_related("project", "footage").get(pk=shot.pk)
     permissions.require(actor, shot.project, Cap.RENDER)
     if sequence_start is None:
         sequence_start = settings.COLORPROJ_SEQUENCE_START
@@ -108,7 +115,7 @@ def retry_render(render: Render, actor) -> Render:
     """Run a failed render again; stretches already done are kept, not recomputed."""
     from annotations.render import tasks
 
-    render = Render.objects.select_for_update(of=("self",)).select_related("shot__project").get(pk=render.pk)
+    render = _locked(render, "shot__project")
     permissions.require(actor, render.shot.project, Cap.RENDER)
     if render.status != Render.Status.FAILED:
         raise Conflict(f"only a failed render can be retried; this one is {render.status}")
@@ -148,7 +155,7 @@ def _message(exc: Exception) -> str:
 
 def fail(render: Render, reason: str) -> None:
     with transaction.atomic():
-        render = Render.objects.select_for_update(of=("self",)).select_related("shot__project", "requested_by").get(pk=render.pk)
+        render = _locked(render, "shot__project", "requested_by")
         if render.status in (Render.Status.DONE, Render.Status.FAILED):
             return
         before = render.status
@@ -172,7 +179,7 @@ def prepare(render: Render) -> None:
     from annotations.render import tasks
 
     with transaction.atomic():
-        render = Render.objects.select_for_update(of=("self",)).select_related("shot__footage", "shot__project").get(pk=render.pk)
+        render = _locked(render, "shot__footage", "shot__project")
         if render.status not in (Render.Status.QUEUED, Render.Status.PREPARING):
             return  # a redelivered job for a render already past this step, or failed
         render.status, render.started = Render.Status.PREPARING, render.started or timezone.now()
@@ -184,7 +191,7 @@ def prepare(render: Render) -> None:
         fail(render, f"keyframe colorization failed: {_message(exc)}")
         return
     with transaction.atomic():
-        render = Render.objects.select_for_update(of=("self",)).select_related("shot__project").get(pk=render.pk)
+        render = _locked(render, "shot__project")
         if render.status != Render.Status.PREPARING:
             return
         render.status = Render.Status.RUNNING
@@ -240,7 +247,7 @@ def run_stretch(render: Render, index: int) -> None:
         fail(render, f"frames {stretch.start}-{stretch.end - 1} failed: {_message(exc)}")
         return
     with transaction.atomic():
-        render = Render.objects.select_for_update(of=("self",)).select_related("shot__project").get(pk=render.pk)
+        render = _locked(render, "shot__project")
         RenderStretch.objects.filter(pk=stretch.pk).update(
             status=RenderStretch.Status.DONE, sha256=digest, frames_done=stretch.end - stretch.start,
             output=f"{render.storage_dir}/frames", finished=timezone.now())
@@ -266,7 +273,7 @@ def finalize(render: Render) -> None:
         fail(render, f"joining and encoding failed: {_message(exc)}")
         return
     with transaction.atomic():
-        render = Render.objects.select_for_update(of=("self",)).select_related("shot__project", "requested_by").get(pk=render.pk)
+        render = _locked(render, "shot__project", "requested_by")
         if render.status != Render.Status.JOINING:
             return
         render.output_hash, render.qc = output_hash, report

@@ -16,16 +16,13 @@ from django.utils import timezone
 
 from annotations import events, permissions
 from annotations.actions.audit import record
+from annotations.actions.keyframes import lock_keyframe
 from annotations.errors import Conflict, Invalid, NotAllowed
 from annotations.models import ColorReference, HintRevision, Keyframe, Membership, Notification, Review, Role, Shot
 from annotations.permissions import Cap
 
 S = Keyframe.ReviewStatus
 MAX_COMMENT = 5000
-
-
-def _locked(keyframe: Keyframe) -> Keyframe:
-    return Keyframe.objects.select_for_update(of=("self",)).select_related("shot__project", "shot__footage", "head").get(pk=keyframe.pk)
 
 
 def _check_hash(keyframe: Keyframe, content_hash: str | None) -> None:
@@ -49,8 +46,9 @@ def authors(keyframe: Keyframe, revision: HintRevision) -> set[int]:
 
 
 def reference_snapshot(reference: ColorReference, points: list[str]) -> dict:
+    link = reference.url if reference.url.lower().startswith(("http://", "https://")) else ""
     return {"id": reference.pk, "name": reference.name, "color": reference.color,
-            "source_kind": reference.source_kind, "citation": reference.citation, "url": reference.url,
+            "source_kind": reference.source_kind, "citation": reference.citation, "url": reference.url, "link": link,
             "notes": reference.notes, "attachments": [a.name for a in reference.attachments.all()],
             "points": points}
 
@@ -91,7 +89,8 @@ def _members(project, role: str):
     return get_user_model().objects.filter(memberships__project=project, memberships__role=role)
 
 
-def _step(keyframe: Keyframe, actor, kind: str, status: str, *, comment: str = "", references=(), sources=None) -> Review:
+def _step(keyframe: Keyframe, actor, kind: str, status: str, *, comment: str = "", references=(),
+          sources=None) -> Review:
     before = keyframe.review_status
     review = Review.objects.create(keyframe=keyframe, revision=keyframe.head, content_hash=keyframe.head.content_hash,
                                    kind=kind, actor=actor, comment=comment, sources=sources or [])
@@ -118,7 +117,7 @@ def _where(keyframe: Keyframe) -> str:
 @transaction.atomic
 def submit(keyframe: Keyframe, actor, message: str = "") -> Review:
     """Hand the keyframe's current hints to the reviewers."""
-    keyframe = _locked(keyframe)
+    keyframe = lock_keyframe(keyframe)
     permissions.require(actor, keyframe.shot.project, Cap.SUBMIT)
     if keyframe.review_status != S.DRAFT:
         raise Conflict(f"only a draft can be submitted; this keyframe is {keyframe.get_review_status_display().lower()}"
@@ -136,7 +135,7 @@ def approve(keyframe: Keyframe, actor, *, content_hash: str | None = None, comme
 
     `references`: ids of further references the reviewer checked, besides those the hints cite.
     """
-    keyframe = _locked(keyframe)
+    keyframe = lock_keyframe(keyframe)
     project = keyframe.shot.project
     permissions.require(actor, project, Cap.REVIEW)
     if keyframe.review_status != S.SUBMITTED:
@@ -165,7 +164,7 @@ def approve(keyframe: Keyframe, actor, *, content_hash: str | None = None, comme
 @transaction.atomic
 def request_changes(keyframe: Keyframe, actor, comment: str, *, content_hash: str | None = None) -> Review:
     """Send the keyframe back (from submitted, or withdraw an approval), saying why."""
-    keyframe = _locked(keyframe)
+    keyframe = lock_keyframe(keyframe)
     project = keyframe.shot.project
     permissions.require(actor, project, Cap.REVIEW)
     comment = (comment or "").strip()
@@ -187,7 +186,7 @@ def add_comment(keyframe: Keyframe, actor, text: str, x=None, y=None):
     """A remark on the current revision, pinned to (x, y) in source pixels when given."""
     from annotations.models import ReviewComment
 
-    keyframe = _locked(keyframe)
+    keyframe = lock_keyframe(keyframe)
     project = keyframe.shot.project
     caps = permissions.capabilities(actor, project)
     if not caps:

@@ -1,5 +1,6 @@
 """REST API of renders and deliverables (producers start renders and download; members watch)."""
-from django.http import Http404, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
@@ -10,7 +11,7 @@ from annotations.actions import render as actions
 from annotations.api.views import get_shot
 from annotations.models import Deliverable, Render, RenderStretch
 from annotations.permissions import Cap, get_for_user
-from annotations.render import deliverables
+from annotations.render import deliverables, pipeline
 from annotations.render.download import file_download
 
 
@@ -66,8 +67,8 @@ def get_render(request, pk, cap=Cap.VIEW) -> Render:
 
 
 def _detail(render_id: int) -> dict:
-    render = Render.objects.select_related("requested_by").prefetch_related("stretches", "deliverables").get(pk=render_id)
-    return RenderSerializer(render).data
+    renders = Render.objects.select_related("requested_by").prefetch_related("stretches", "deliverables")
+    return RenderSerializer(renders.get(pk=render_id)).data
 
 
 class ShotRenders(APIView):
@@ -100,6 +101,22 @@ class RenderRetry(APIView):
     def post(self, request, pk):
         render = actions.retry_render(get_render(request, pk, Cap.RENDER), request.user)
         return Response(_detail(render.pk), status=status.HTTP_202_ACCEPTED)
+
+
+class RenderPicture(APIView):
+    """The before/after contact sheet (`contact-sheet`) or the QC curves (`qc`) of a finished render."""
+
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    def get(self, request, pk, picture):
+        render = get_render(request, pk)
+        if picture not in pipeline.PICTURES or render.status != Render.Status.DONE:
+            raise Http404("no such picture")
+        name = pipeline.picture_name(render, picture)
+        if not default_storage.exists(name):
+            raise Http404("no such picture")
+        response = FileResponse(default_storage.open(name, "rb"), content_type=pipeline.PICTURES[picture][1])
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
 
 
 def _deliverable(request, pk, kind) -> Deliverable:

@@ -75,12 +75,14 @@ def _state(keyframe, review=None) -> dict:
 
 
 class KeyframeSubmit(APIView):
-    @extend_schema(request=SubmitSerializer, responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(description="not a draft")})
+    @extend_schema(request=SubmitSerializer,
+                   responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(description="not a draft")})
     def post(self, request, pk):
         keyframe = get_keyframe(request, pk, Cap.SUBMIT)
         form = SubmitSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        return Response(_state(keyframe, actions.submit(keyframe, request.user, form.validated_data.get("message", ""))))
+        review = actions.submit(keyframe, request.user, form.validated_data.get("message", ""))
+        return Response(_state(keyframe, review))
 
 
 class KeyframeApprove(APIView):

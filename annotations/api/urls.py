@@ -1,13 +1,13 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from annotations.api import render as r
 from annotations.api import review as rv
 from annotations.api import views as v
+from colorproj.security import TokenLogin
 
 app_name = "api"
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="token"),
+    path("auth/token/", TokenLogin.as_view(), name="token"),
     path("me/", v.Me.as_view(), name="me"),
     path("projects/", v.ProjectList.as_view(), name="project-list"),
     path("projects/<int:pk>/", v.ProjectDetail.as_view(), name="project-detail"),
@@ -45,6 +45,9 @@ urlpatterns = [
     path("shots/<int:pk>/renders/", r.ShotRenders.as_view(), name="shot-renders"),
     path("renders/<int:pk>/", r.RenderDetail.as_view(), name="render-detail"),
     path("renders/<int:pk>/retry/", r.RenderRetry.as_view(), name="render-retry"),
+    path("renders/<int:pk>/contact-sheet.jpg", r.RenderPicture.as_view(), {"picture": "contact-sheet"},
+         name="render-contact-sheet"),
+    path("renders/<int:pk>/qc.png", r.RenderPicture.as_view(), {"picture": "qc"}, name="render-qc-chart"),
     path("renders/<int:pk>/deliverables/<str:kind>/", r.DeliverableDownload.as_view(), name="deliverable-download"),
     path("renders/<int:pk>/deliverables/<str:kind>/manifest.json", r.DeliverableManifest.as_view(),
          name="deliverable-manifest"),

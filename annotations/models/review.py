@@ -17,7 +17,7 @@ class Review(models.Model):
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
 
     keyframe = models.ForeignKey("annotations.Keyframe", on_delete=models.CASCADE, related_name="reviews")
-    revision = models.ForeignKey("annotations.HintRevision", on_delete=models.PROTECT, related_name="reviews")
+    revision = models.ForeignKey("annotations.HintRevision", on_delete=models.CASCADE, related_name="reviews")
     content_hash = models.CharField(max_length=64, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -37,7 +37,7 @@ class ReviewComment(models.Model):
     """A remark on a keyframe revision, optionally pinned to a point (x, y in source pixels)."""
 
     keyframe = models.ForeignKey("annotations.Keyframe", on_delete=models.CASCADE, related_name="review_comments")
-    revision = models.ForeignKey("annotations.HintRevision", on_delete=models.PROTECT, related_name="+")
+    revision = models.ForeignKey("annotations.HintRevision", on_delete=models.CASCADE, related_name="+")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     text = models.TextField()
     x = models.FloatField(null=True, blank=True)

@@ -26,7 +26,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from annotations import frames
-from annotations.render import pipeline, qc
+from annotations.render import pictures, pipeline, qc
 from inference.color import REC709, as_float
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
@@ -198,6 +198,7 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
     shot = render.shot
     names = file_names(render)
     checks = qc.FrameChecks()
+    sheet = pictures.ContactSheet(shot.frame_count, [k["frame"] for k in render.keyframes])
     digest = hashlib.sha256()
     png_files = []
     with tempfile.TemporaryDirectory(prefix="render-") as folder:
@@ -211,7 +212,9 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
                     data = handle.read()
                 master = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)[..., ::-1]
                 digest.update(np.ascontiguousarray(master).tobytes())
-                checks.add(master, next(source))
+                luma = next(source)
+                checks.add(master, luma)
+                sheet.add(index, master, luma)
                 for encoder in encoders.values():
                     encoder.write(master)
                 member = f"{slug(shot.name)}.{render.sequence_start + index:04d}.png"
@@ -226,6 +229,8 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
         report["legal_range"] = {kind: qc.legal_range(paths[kind]) for kind in ("mp4", "prores")}
         report["passed"] = bool(report["luma"]["pass"] and report["flicker"]["pass"]
                                 and all(r["pass"] for r in report["legal_range"].values()))
+        frames.save(pipeline.picture_name(render, "contact-sheet"), sheet.jpeg())
+        frames.save(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
         made = []
         for kind, path in paths.items():
             sha = sha256_file(path)
@@ -257,7 +262,8 @@ def manifest(render, deliverable: dict) -> dict:
                  "frame_count": shot.frame_count, "width": shot.width, "height": shot.height,
                  "frame_rate": str(shot.frame_rate), "start_timecode": shot.start_timecode,
                  "sequence_start": render.sequence_start if deliverable["kind"] == "png" else None},
-        "render": {"id": render.pk, "uid": str(render.uid), "requested_by": getattr(render.requested_by, "username", None),
+        "render": {"id": render.pk, "uid": str(render.uid),
+                   "requested_by": getattr(render.requested_by, "username", None),
                    "started": render.started.isoformat() if render.started else None,
                    "inputs_sha256": render.inputs_hash, "frames_sha256": render.output_hash},
         "engines": render.engines,

@@ -27,6 +27,14 @@ def keyframe_name(render, frame: int) -> str:
     return f"{render.storage_dir}/keyframes/{frame:06d}.png"
 
 
+PICTURES = {"contact-sheet": ("jpg", "image/jpeg"), "qc": ("png", "image/png")}
+
+
+def picture_name(render, picture: str) -> str:
+    """The render's before/after contact sheet ("contact-sheet") or QC curves ("qc")."""
+    return f"{render.storage_dir}/{picture}.{PICTURES[picture][0]}"
+
+
 def to_uint16(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
@@ -47,6 +55,10 @@ def read_png(name: str) -> np.ndarray:
     return np.ascontiguousarray(image[..., ::-1])
 
 
+def _expected(render, kind: str) -> str | None:
+    return render.engines.get(kind, {}).get("weights_sha256")
+
+
 def colorize_keyframes(render) -> None:
     """Full-resolution color image of every approved keyframe (skips those already stored)."""
     shot = render.shot
@@ -55,7 +67,7 @@ def colorize_keyframes(render) -> None:
         name = keyframe_name(render, entry["frame"])
         if default_storage.exists(name):
             continue
-        engine = engine or engines.keyframe_engine(render.keyframe_method)
+        engine = engine or engines.keyframe_engine(render.keyframe_method, _expected(render, "keyframe"))
         image = next(frames.iter_shot_frames(shot, entry["frame"], entry["frame"] + 1))
         hints = parse_hints(entry["hints"], shot.width, shot.height)
         rgb = engine.colorize(image, hints, method=render.keyframe_method)
@@ -84,7 +96,7 @@ def compute_stretch(render, start: int, end: int, progress: Callable[[int], None
     """Propagate frames [start, end), store them as 16-bit masters; returns the sha256 of their pixels."""
     shot = render.shot
     luma = ShotLuma(shot, start, end + 1)  # `end` is the next keyframe: the stretch walks toward it
-    propagator = engines.propagator(render.propagation_method)
+    propagator = engines.propagator(render.propagation_method, _expected(render, "propagation"))
     digest = hashlib.sha256()
     for done, (index, rgb) in enumerate(
             propagator.propagate_stretch(luma, keyframe_images(render), start, end, count=shot.frame_count), 1):

@@ -83,7 +83,11 @@ def _deliver(send) -> None:
     if settings.JOBS_MODE != "celery" and loop is not None and loop.is_running():
         asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=30)
     else:
-        async_to_sync(send)()
+        async_to_sync(_await)(send)
+
+
+async def _await(send) -> None:
+    await send()
 
 
 def send_event(keyframe_id: int, event: str, data: dict) -> None:

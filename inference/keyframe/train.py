@@ -130,7 +130,7 @@ def plot_curve(history: list[dict], path: Path):
     steps = [h["step"] for h in history if "reg" in h]
     if steps:
         a.plot(steps, [h["reg"] for h in history if "reg" in h], label="a/b regression (Huber)")
-        a.plot(steps, [h["cls"] for h in history if "cls" in h], label="313-bin cross-entropy (rebalanced)")
+        a.plot(steps, [h["cls"] for h in history if "cls" in h], label=f"{len(ab_bins())}-bin cross-entropy (rebalanced)")
     a.set_xlabel("step"), a.set_title("training loss"), a.legend()
     val = [h for h in history if "val" in h]
     for n in VAL_HINTS:

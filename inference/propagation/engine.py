@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 import torch
 
-from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
+from inference.color import as_float, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
 
+from .compose import compose
 from .features import Candidate, absent, flow_blend, keyframe_chain, network_input, previous_candidate
 from .flow import MotionEstimator, consistency
 from .network import AB_SCALE, FusionNet
@@ -19,6 +20,8 @@ from .network import AB_SCALE, FusionNet
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "propagation.pt"
 WORK_LONG_SIDE = 320  # working resolution's long side: flow and network run there
 METHODS = ("cnn", "flow")
+# Luma-guided chroma upsampling; a small window keeps fine chroma detail (chosen on validation clips).
+GUIDE_RADIUS, GUIDE_EPS = 2, 1e-3
 
 Progress = Callable[[int, int], None]
 
@@ -28,7 +31,7 @@ class PropagationError(ValueError):
 
 
 class _Frames:
-    """Uniform access to a sequence of frames or a callable index -> frame."""
+    """Uniform access to a sequence of frames or a callable index -> frame (read only when needed)."""
 
     def __init__(self, frames, count: int | None):
         if callable(frames):
@@ -36,17 +39,16 @@ class _Frames:
                 raise PropagationError("a frame callable needs the frame count")
             self._get, self.count = frames, int(count)
         else:
-            self._get, self.count = frames.__getitem__, len(frames)
+            self._get, self.count = frames.__getitem__, len(frames) if count is None else int(count)
         if self.count < 1:
             raise PropagationError("the shot has no frames")
-        first = np.asarray(self._get(0))
-        self.shape = first.shape[:2]
+        self.shape = None  # (h, w), set from the keyframes
 
     def luma(self, index: int) -> np.ndarray:
         frame = np.asarray(self._get(index))
         if frame.shape[:2] != self.shape:
             raise PropagationError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, "
-                                   f"the shot is {self.shape[1]}x{self.shape[0]}")
+                                   f"the keyframes are {self.shape[1]}x{self.shape[0]}")
         return to_luma(frame)
 
 
@@ -124,9 +126,10 @@ class ShotPropagator:
             image = np.asarray(image)
             if image.ndim != 3 or image.shape[2] != 3:
                 raise PropagationError(f"keyframe {index} is not an RGB image")
+            source.shape = source.shape or image.shape[:2]
             if image.shape[:2] != source.shape:
                 raise PropagationError(f"keyframe {index} is {image.shape[1]}x{image.shape[0]}, "
-                                       f"the frames are {source.shape[1]}x{source.shape[0]}")
+                                       f"another keyframe is {source.shape[1]}x{source.shape[0]}")
             keys[index] = image
         return keys
 
@@ -152,7 +155,7 @@ class ShotPropagator:
                 rgb = with_luma(source.luma(index), as_float(keys[index]))
             else:
                 luma = source.luma(index)
-                rgb = compose_lab(luma, guided_upsample(luma, work_ab[index]))
+                rgb = compose(luma, self._upsample(luma, work_ab[index]))
             yield index, to_uint8(rgb)
 
     def _walk(self, order, lumas, keys, work, has_target: bool, origin_ab):
@@ -194,11 +197,29 @@ class ShotPropagator:
             else:
                 prev = previous_candidate(prev_ab, lumas[order[j - 1]], lumas[index], to_prev[j], conf_prev[j])
                 planes = network_input(lumas[index], origin_cand, target_cand, prev, to_origin, to_target)
-                with torch.inference_mode():
-                    x = torch.from_numpy(planes)[None].to(self.device)
-                    out = self.model(x)[0].permute(1, 2, 0).float().cpu().numpy() * AB_SCALE
+                out = self._fuse(planes)
             result[index] = prev_ab = np.ascontiguousarray(out, dtype=np.float32)
         return result
+
+    def _fuse(self, planes: np.ndarray) -> np.ndarray:
+        """One CNN step. On the CPU it runs on one thread: a small network gains little from more,
+        loses a lot when cores are shared (threads wait on each other), and one thread makes the
+        result independent of the machine's core count."""
+        threads = torch.get_num_threads()
+        try:
+            if self.device.type == "cpu":
+                torch.set_num_threads(1)
+            with torch.inference_mode():
+                x = torch.from_numpy(planes)[None].to(self.device)
+                return self.model(x)[0].permute(1, 2, 0).float().cpu().numpy() * AB_SCALE
+        finally:
+            torch.set_num_threads(threads)
+
+    @staticmethod
+    def _upsample(luma: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        if ab.shape[:2] == luma.shape:
+            return ab
+        return guided_upsample(luma, ab, radius=GUIDE_RADIUS, eps=GUIDE_EPS)
 
     def _work_size(self, shape) -> tuple[int, int]:
         height, width = shape

@@ -61,9 +61,11 @@ def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     should come home; it fails at occlusions and where the flow is simply wrong.
     """
     back = warp(backward, forward)
-    error = np.square(forward + back).sum(axis=2)
-    tolerance = 0.01 * (np.square(forward).sum(axis=2) + np.square(back).sum(axis=2)) + 0.5
-    return np.exp(-error / tolerance).astype(np.float32) * inside(forward)
+    fx, fy = cv2.split(forward)
+    bx, by = cv2.split(back)
+    error = np.square(fx + bx) + np.square(fy + by)
+    tolerance = 0.01 * (fx * fx + fy * fy + bx * bx + by * by) + 0.5
+    return np.exp(-error / tolerance) * inside(forward)
 
 
 def compose(step: np.ndarray, accumulated: np.ndarray) -> np.ndarray:

@@ -144,6 +144,10 @@ def _batch_for(clips, rng, batch, steps):
     return samples
 
 
+def _as_is(batch):
+    return batch
+
+
 class _Batches(torch.utils.data.IterableDataset):
     """Endless training batches, built in a worker process while the network trains."""
 
@@ -213,7 +217,7 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
         step = state["step"]
         log(f"resumed at step {step}")
     # The batch stream is seeded by (seed, step it starts at), so a resumed run is reproducible too.
-    loader = torch.utils.data.DataLoader(_Batches(folders, batch, steps, [seed, step]), batch_size=None,
+    loader = torch.utils.data.DataLoader(_Batches(folders, batch, steps, [seed, step]), batch_size=None, collate_fn=_as_is,
                                          num_workers=1, prefetch_factor=2, multiprocessing_context="spawn")
     history_path = out / "history.jsonl"
     started, running = time.time(), []
@@ -254,4 +258,6 @@ def export(checkpoint: Path, target: Path) -> None:
     """Strip a checkpoint to the weights the engine loads."""
     state = torch.load(checkpoint, weights_only=False)
     target.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(model=state["model"], config={}, step=state["step"]), target)
+    meta = dict(step=state["step"], data="shared videos (hash split, 1 in 6 held out) + synthetic photo clips",
+                work_long_side=320, unroll=3, batch=8)
+    torch.save(dict(model=state["model"], config={}, meta=meta), target)

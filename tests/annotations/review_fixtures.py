@@ -47,8 +47,8 @@ def annotate(shot, annotator, frame: int, content: dict | None = None):
 def approve_all(shot, users, frames=(2, 7)) -> list:
     """Keyframes at `frames`, annotated, submitted and approved by the reviewer."""
     keyframes = []
-    for index, frame in enumerate(frames):
-        keyframe = annotate(shot, users["annotator"], frame, hints(RED if index % 2 == 0 else "#3050b0"))
+    for frame in frames:
+        keyframe = annotate(shot, users["annotator"], frame, hints())
         review.submit(keyframe, users["annotator"])
         review.approve(keyframe, users["reviewer"], comment="matches the regimental records")
         keyframe.refresh_from_db()

@@ -83,7 +83,8 @@ def test_end_to_end_render_and_deliverables(project, users, outsider, client_for
         assert manifest["engines"]["keyframe"]["method"] == render.keyframe_method
         assert manifest["engines"]["propagation"]["method"] == render.propagation_method
         assert [k["frame"] for k in manifest["keyframes"]] == [1, 8]
-        assert all(k["approvals"][0]["by"] == "reviewer" and len(k["content_hash"]) == 64 for k in manifest["keyframes"])
+        for entry in manifest["keyframes"]:
+            assert entry["approvals"][0]["by"] == "reviewer" and len(entry["content_hash"]) == 64
         assert manifest["quality_checks"]["luma"]["pass"]
 
     source_luma = list(frames.iter_shot_luma(shot))
@@ -104,7 +105,7 @@ def test_end_to_end_render_and_deliverables(project, users, outsider, client_for
     assert len(decoded) == CLIP_FRAMES
     # Y' is the source's luma in 10-bit limited-range code values (64..940), up to ProRes' own loss.
     errors = [np.abs((y - 64) / 876 - s) for y, s in zip(decoded, source_luma)]
-    assert max(e.max() for e in errors) < 4 / 255 and np.mean(errors) < 0.5 / 255
+    assert max(e.max() for e in errors) < 8 / 255 and np.mean(errors) < 0.5 / 255
     assert audio_packets(tmp["prores"]) == audio_packets(audio_clip)  # the same packets, byte for byte
 
     # Review copy: H.264 8-bit 4:2:0 MP4 with the same rate and frame count, audio too.

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from colorproj import jobs
 
-pytestmark = pytest.mark.skipif(settings.JOBS_MODE != "embedded", reason="in-process pools are the embedded mode")
+embedded_only = pytest.mark.skipif(settings.JOBS_MODE != "embedded", reason="in-process pools are the embedded mode")
 ran = []
 
 
@@ -21,6 +21,7 @@ def explode(value):
     raise RuntimeError("boom")
 
 
+@embedded_only
 @pytest.mark.django_db(transaction=True)
 def test_jobs_run_after_commit_on_their_queue():
     ran.clear()
@@ -35,6 +36,7 @@ def test_jobs_run_after_commit_on_their_queue():
     assert all(name.startswith("job-preview") for _, name in ran)
 
 
+@embedded_only
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_work_enqueues_nothing():
     ran.clear()

@@ -48,7 +48,7 @@ def test_only_producers_and_managers_render(shot, users, outsider, client_for):
     assert client_for(users["reviewer"]).get(reverse("api:render-detail", args=[data["id"]])).status_code == 200
 
 
-def test_render_splits_at_keyframes_and_is_deterministic(shot, users):
+def test_render_splits_at_keyframes_and_is_deterministic(shot, users, client_for):
     approve_all(shot, users)
     first = render_actions.start_render(shot, users["producer"])
     assert [(s.start, s.end) for s in first.stretches.all()] == [(0, 2), (2, 7), (7, 10)]
@@ -71,6 +71,9 @@ def test_render_splits_at_keyframes_and_is_deterministic(shot, users):
     assert qc["legal_range"]["prores"]["samples_outside"] == 0
     shot.refresh_from_db()
     assert shot.status == "rendered"
+    for name, magic in (("render-contact-sheet", b"\xff\xd8\xff"), ("render-qc-chart", b"\x89PNG")):
+        picture = client_for(users["reviewer"]).get(reverse(f"api:{name}", args=[first.pk]))
+        assert picture.status_code == 200 and b"".join(picture.streaming_content).startswith(magic)
     assert AuditEvent.objects.filter(verb="render.finished", target_id=str(first.pk)).exists()
     assert Notification.objects.filter(recipient=users["producer"], verb="render.finished").count() == 2
 
@@ -150,3 +153,15 @@ def test_retry_refused_when_an_approval_no_longer_counts(shot, users):
     save_hints(keyframes[1], users["annotator"], hints(color="#101010"))
     with pytest.raises(Conflict, match="frame 7 changed since this render started"):
         render_actions.retry_render(render, users["producer"])
+
+
+def test_a_worker_with_other_weights_refuses_to_render(shot, users, settings):
+    settings.COLORPROJ_RENDER_KEYFRAME_METHOD = "cnn"
+    approve_all(shot, users)
+    render = render_actions.start_render(shot, users["producer"])
+    assert len(render.engines["keyframe"]["weights_sha256"]) == 64
+    render.engines["keyframe"]["weights_sha256"] = "0" * 64  # as if it had started elsewhere with other weights
+    render.save(update_fields=["engines"])
+    render = run_inline(render)
+    assert render.status == Render.Status.FAILED
+    assert "weights" in render.error and "000000000000" in render.error

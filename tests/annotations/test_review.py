@@ -55,7 +55,8 @@ def test_roles_are_enforced(shot, users, outsider, client_for):
         answer = client_for(users[role]).post(url("keyframe-submit", keyframe.pk), {}, format="json")
         assert answer.status_code == 403, role
     assert client_for(outsider).post(url("keyframe-submit", keyframe.pk), {}, format="json").status_code == 404
-    assert client_for(users["annotator"]).post(url("keyframe-submit", keyframe.pk), {}, format="json").status_code == 200
+    answer = client_for(users["annotator"]).post(url("keyframe-submit", keyframe.pk), {}, format="json")
+    assert answer.status_code == 200
     for role in ("annotator", "producer", "manager"):
         client = client_for(users[role])
         assert client.post(url("keyframe-approve", keyframe.pk), {}, format="json").status_code == 403, role
@@ -130,7 +131,8 @@ def test_request_changes_needs_a_comment_and_goes_back_to_draft_on_edit(shot, us
     keyframe = annotate(shot, users["annotator"], 4)
     review.submit(keyframe, users["annotator"])
     reviewer = client_for(users["reviewer"])
-    assert reviewer.post(url("keyframe-request-changes", keyframe.pk), {"comment": ""}, format="json").status_code == 400
+    empty = reviewer.post(url("keyframe-request-changes", keyframe.pk), {"comment": ""}, format="json")
+    assert empty.status_code == 400
     answer = reviewer.post(url("keyframe-request-changes", keyframe.pk), {"comment": "tunic was khaki by 1915"},
                            format="json")
     assert answer.status_code == 200 and answer.json()["review_status"] == "changes_requested"
@@ -151,7 +153,8 @@ def test_reference_requirement_blocks_approval_until_every_color_is_linked(shot,
     tunic = references.create_reference(project, users["annotator"], name="Tunic, 1914", color=RED,
                                         source_kind="archive", citation="Regimental archive, box 12, order 1914/7")
     grass = references.create_reference(project, users["annotator"], name="Meadow", color=GREEN,
-                                        source_kind="photograph", citation="Autochrome, 1913", url="https://example.org/a")
+                                        source_kind="photograph", citation="Autochrome, 1913",
+                                        url="https://example.org/a")
     keyframe = annotate(shot, users["annotator"], 4, hints(reference=tunic.pk))  # the green point is unlinked
     review.submit(keyframe, users["annotator"])
     answer = client_for(users["reviewer"]).post(url("keyframe-approve", keyframe.pk), {}, format="json")
@@ -248,6 +251,7 @@ def test_review_pages_and_report(shot, users, outsider, client):
     page = client.get(reverse("review-keyframe", args=[keyframes[1].pk]))
     assert page.status_code == 200
     html = page.content.decode()
+    assert 'id="notifications-link"' in html and '<span class="badge submitted">2</span>' in html  # 2 submitted
     assert 'id="approve-form"' in html and "Regimental archive, box 12" in html
     assert reverse("review-keyframe-preview", args=[keyframes[1].pk]) in html
     preview = client.get(reverse("review-keyframe-preview", args=[keyframes[1].pk]))
@@ -271,3 +275,13 @@ def test_review_pages_and_report(shot, users, outsider, client):
                      ("review-keyframe-preview", keyframes[0].pk)):
         assert client.get(reverse(name, args=[pk])).status_code == 404, name
     assert client.get(reverse("notifications")).status_code == 200
+
+
+def test_a_reviewed_keyframe_can_still_be_deleted(shot, users):
+    from annotations.actions.keyframes import delete_keyframe
+
+    keyframe, = approve_all(shot, users, frames=(5,))
+    review.add_comment(keyframe, users["reviewer"], "fine", 3, 4)
+    delete_keyframe(keyframe, users["annotator"])
+    assert not Review.objects.exists()
+    assert AuditEvent.objects.filter(verb="keyframe.deleted", before__review_status="approved").exists()

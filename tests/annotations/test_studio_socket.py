@@ -49,7 +49,10 @@ async def receive_until(communicator, kind, timeout=TIMEOUT, where=lambda m: Tru
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        message = await communicator.receive_json_from(timeout=max(0.1, deadline - loop.time()))
+        try:
+            message = await communicator.receive_json_from(timeout=max(0.1, deadline - loop.time()))
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no {kind!r} message in {timeout}s; got {[m['type'] for m in skipped]}") from None
         if message["type"] == kind and where(message):
             message["skipped"] = skipped
             return message

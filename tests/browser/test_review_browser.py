@@ -1,0 +1,70 @@
+"""The review pages in real headless Chromium against a real ASGI server: a reviewer comments on a
+point of the frame and approves; a producer sees the render with its quality checks and downloads.
+"""
+from __future__ import annotations
+
+from annotations.actions import references, review
+from annotations.actions.render import start_render
+from annotations.models import Keyframe, ReviewComment
+from tests.annotations.review_fixtures import annotate, approve_all, hints, render_methods, wait_render  # noqa: F401
+
+LOADED = "() => { const i = document.querySelector('img.preview'); return i.complete && i.naturalWidth > 0; }"
+
+
+def test_reviewer_comments_on_a_point_and_approves(login, shot, users, screenshot):
+    tunic = references.create_reference(shot.project, users["annotator"], name="Tunic, 1914", color="#b03020",
+                                        source_kind="archive", citation="Regimental archive, box 12")
+    keyframe = annotate(shot, users["annotator"], 3, hints(reference=tunic.pk))
+    review.submit(keyframe, users["annotator"])
+
+    page = login("reviewer", "pw-reviewer")
+    page.goto(f"/review/keyframes/{keyframe.pk}/")
+    page.wait_for_function(LOADED, timeout=60_000)  # the colorized preview
+    assert "Regimental archive, box 12" in page.locator("section", has_text="Sources").inner_text()
+    assert "Submitted" in page.locator("#status").inner_text()
+
+    # Click a point of the frame, then comment on it.
+    box = page.locator("#frame").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.5)
+    assert "at (48, 24)" in page.locator("#pin").inner_text()
+    page.fill("#comment-form textarea[name=text]", "the sash should be darker here")
+    with page.expect_navigation():
+        page.click("#comment-form button")
+    comment = ReviewComment.objects.get(keyframe=keyframe)
+    assert (round(comment.x), round(comment.y)) == (48, 24)
+    assert "the sash should be darker here" in page.locator("#comments").inner_text()
+
+    page.fill("#approve-form textarea[name=comment]", "matches the archive")
+    with page.expect_navigation():
+        page.click("#approve-form button")
+    page.wait_for_function(LOADED, timeout=60_000)
+    assert "Approved" in page.locator("#status").inner_text()
+    keyframe.refresh_from_db()
+    assert keyframe.review_status == Keyframe.ReviewStatus.APPROVED
+    screenshot(page, "review-keyframe")
+    assert page.errors == []
+
+
+def test_producer_sees_the_render_and_its_quality_checks(login, shot, users, screenshot, background_jobs):
+    approve_all(shot, users)
+    render = wait_render(start_render(shot, users["producer"]), worker=background_jobs.worker)
+    assert render.status == "done", render.error
+
+    page = login("producer", "pw-producer")
+    page.goto(f"/review/shots/{shot.pk}/")
+    box = page.locator(f"[data-render='{render.pk}']")
+    assert "Done" in box.inner_text() and "Luma vs source" in box.inner_text()
+    page.wait_for_function(f"() => [...document.querySelectorAll('[data-render=\"{render.pk}\"] img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+    assert page.locator("#render-form").count() == 1  # every keyframe approved: a new render may start
+    links = [a.get_attribute("href") for a in box.locator("a").all()]
+    assert f"/api/renders/{render.pk}/deliverables/prores/" in links
+    response = page.request.get(f"/api/renders/{render.pk}/deliverables/png/", headers={"Range": "bytes=0-3"})
+    assert response.status == 206 and response.body() == b"PK\x03\x04"
+    screenshot(page, "review-render")
+    assert page.errors == []
+
+    page = login("annotator", "pw-annotator")
+    page.goto(f"/review/shots/{shot.pk}/")
+    assert page.locator("#render-form").count() == 0
+    assert f"/api/renders/{render.pk}/deliverables/prores/" not in page.content()

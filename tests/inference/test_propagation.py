@@ -1,0 +1,130 @@
+"""The shot propagation engine on small synthetic shots (no shared data needed)."""
+import numpy as np
+import pytest
+
+from inference.color import as_float, compose_lab, rgb_to_lab, to_luma, to_uint8, with_luma
+from inference.propagation import PropagationError, ShotPropagator, stretches
+from inference.propagation.compose import compose
+from inference.propagation.engine import WEIGHTS
+from inference.propagation.evaluate import cdc, psnr, synthetic_shot
+
+
+@pytest.fixture(scope="module")
+def shot():
+    """A colored texture under a drifting camera: color frames and their 8-bit luma."""
+    color = synthetic_shot(96, 64, 14, seed=3)
+    return color, [to_uint8(to_luma(f)) for f in color]
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    assert WEIGHTS.exists(), "propagation weights are part of the tree"
+    return ShotPropagator.load(method="cnn")
+
+
+@pytest.fixture(scope="module")
+def flow():
+    return ShotPropagator.load(method="flow")
+
+
+def run(propagator, frames, keyframes, **kwargs):
+    return dict(propagator.propagate(frames, keyframes, **kwargs))
+
+
+@pytest.mark.parametrize("method", ["cnn", "flow"])
+def test_output_luma_is_source_luma_and_keyframes_come_back(shot, method, request):
+    color, gray = shot
+    propagator = request.getfixturevalue(method)
+    keyframes = {2: color[2], 9: color[9]}
+    out = run(propagator, gray, keyframes)
+    assert sorted(out) == list(range(len(gray)))
+    for index, rgb in out.items():
+        assert rgb.dtype == np.uint8 and rgb.shape == color[0].shape
+        assert np.abs(to_luma(rgb) * 255 - gray[index]).max() <= 1.0
+    for index, key in keyframes.items():  # the keyframe's chroma on the source luma (8-bit)
+        assert np.array_equal(out[index], to_uint8(with_luma(as_float(gray[index]), as_float(key))))
+        assert np.abs(out[index].astype(int) - key).mean() < 0.6
+    # frames away from the keyframes really are colored (not gray)
+    assert rgb_to_lab(out[5])[..., 1:].std() > 5
+
+
+def test_stretches_joined_equal_the_whole_run(shot, cnn):
+    color, gray = shot
+    keyframes = {3: color[3], 8: color[8], 11: color[11]}
+    plan = stretches(len(gray), keyframes)
+    assert plan == [(0, 3), (3, 8), (8, 11), (11, 14)]
+    joined = {}
+    for start, end in reversed(plan):  # any order, as separate workers would
+        part = dict(cnn.propagate_stretch(gray, keyframes, start, end))
+        assert sorted(part) == list(range(start, end))
+        joined.update(part)
+    whole = run(cnn, gray, keyframes)
+    assert all(np.array_equal(whole[i], joined[i]) for i in whole)
+
+
+def test_two_runs_are_identical(shot, cnn):
+    color, gray = shot
+    keyframes = {0: color[0], 13: color[13]}
+    first, second = run(cnn, gray, keyframes), run(cnn, list(gray), dict(keyframes))
+    assert all(np.array_equal(first[i], second[i]) for i in first)
+
+
+def test_cnn_beats_or_matches_the_flow_method(shot, cnn, flow):
+    color, gray = shot
+    keyframes = {0: color[0], 13: color[13]}
+    scores = {}
+    for name, propagator in (("cnn", cnn), ("flow", flow)):
+        out = run(propagator, gray, keyframes)
+        scores[name] = np.mean([psnr(out[i], color[i]) for i in range(1, 13)])
+    assert scores["cnn"] >= scores["flow"] - 0.05, scores
+    assert scores["flow"] > 20  # the baseline itself tracks the motion
+
+
+def test_callable_source_progress_and_guided_full_resolution():
+    color = synthetic_shot(400, 180, 6, seed=5)  # larger than the working resolution
+    gray = [to_uint8(to_luma(f)) for f in color]
+    calls = []
+    out = dict(ShotPropagator.load(method="flow").propagate(
+        lambda i: gray[i], {0: color[0], 5: color[5]}, count=6, progress=lambda done, total: calls.append((done, total))))
+    assert calls[-1] == (6, 6) and len(calls) == 6
+    assert np.mean([psnr(out[i], color[i]) for i in range(1, 5)]) > 22
+    assert np.abs(to_luma(out[3]) * 255 - gray[3]).max() <= 1.0
+
+
+def test_fast_composition_matches_the_shared_one():
+    rng = np.random.default_rng(0)
+    luma = rng.random((40, 50)).astype(np.float32)
+    luma[:3], luma[3:6] = 0.0, 1.0
+    ab = (rng.standard_normal((40, 50, 2)) * 40).astype(np.float32)
+    assert np.abs(compose(luma, ab) - compose_lab(luma, ab)).mean() < 1e-3
+    assert np.abs(to_uint8(compose(luma, ab)).astype(int) - to_uint8(compose_lab(luma, ab))).max() <= 3
+
+
+def test_cdc_is_zero_for_a_still_and_grows_with_flicker(shot):
+    color, _ = shot
+    still = [color[0]] * 6
+    flicker = [np.clip(color[0].astype(int) + (20 if i % 2 else 0), 0, 255).astype(np.uint8) for i in range(6)]
+    assert cdc(still) == 0.0 and cdc(flicker) > 0.01
+
+
+@pytest.mark.parametrize("keyframes, message", [
+    ({}, "at least one"),
+    ({20: None}, "outside the shot"),
+    ({2: np.zeros((10, 10, 3), np.uint8)}, "x10"),
+])
+def test_bad_input_is_refused(shot, flow, keyframes, message):
+    _, gray = shot
+    with pytest.raises(PropagationError, match=message):
+        run(flow, gray, keyframes)
+
+
+def test_bad_stretch_and_method_are_refused(shot, flow):
+    color, gray = shot
+    with pytest.raises(PropagationError, match="not a stretch"):
+        list(flow.propagate_stretch(gray, {3: color[3]}, 0, 5))
+    with pytest.raises(PropagationError, match="unknown method"):
+        ShotPropagator.load(method="magic")
+    frames = list(gray)
+    frames[4] = frames[4][:32]
+    with pytest.raises(PropagationError, match="frame 4"):
+        run(flow, frames, {0: color[0]})
