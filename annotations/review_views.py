@@ -53,7 +53,7 @@ def colorized(keyframe: Keyframe, revision, long_side: int = PREVIEW_LONG_SIDE) 
     if (width, height) != (shot.width, shot.height):
         rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
     data = pipeline.encode_png(rgb)
-    frames.save(name, data)
+    pipeline.put(name, data)
     return data
 
 

@@ -275,6 +275,7 @@ def finalize(render: Render) -> None:
     with transaction.atomic():
         render = _locked(render, "shot__project", "requested_by")
         if render.status != Render.Status.JOINING:
+            transaction.on_commit(lambda: deliverables.discard(made))  # another attempt finished first
             return
         render.output_hash, render.qc = output_hash, report
         render.status, render.progress, render.finished = Render.Status.DONE, 1.0, timezone.now()

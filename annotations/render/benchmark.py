@@ -35,8 +35,13 @@ def main(argv=None) -> int:
         django.setup()
         from django.core.management import call_command
 
+        from django.db import transaction
+
         call_command("migrate", verbosity=0)
-        return run(width, height, args.frames, keys, Path(folder))
+        with transaction.atomic():  # never committed: the jobs queued on commit stay unqueued,
+            status = run(width, height, args.frames, keys, Path(folder))  # this process runs them
+            transaction.set_rollback(True)
+        return status
 
 
 def run(width: int, height: int, frame_count: int, keys: list[int], folder: Path) -> int:
@@ -93,6 +98,9 @@ def run(width: int, height: int, frame_count: int, keys: list[int], folder: Path
     print(f"QC: luma max diff {qc['luma']['max_diff']} codes; flicker mean {qc['flicker']['mean']} "
           f"max {qc['flicker']['max']}; legal range outside mp4 {qc['legal_range']['mp4']['samples_outside']}, "
           f"prores {qc['legal_range']['prores']['samples_outside']}; passed {qc['passed']}")
+    for kind, legal in qc["legal_range"].items():
+        print(f"  legal range {kind}: Y' {legal['y']} C {legal['c']} (nominal {legal['legal_y']} {legal['legal_c']}), "
+              f"{legal['samples_outside']} of {legal['samples']} outside, pass {legal['pass']}")
     for deliverable in render.deliverables.all():
         print(f"  {deliverable.get_kind_display():28s} {deliverable.size_bytes:>10d} bytes  {deliverable.sha256[:16]}")
     return 0

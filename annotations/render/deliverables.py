@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import tempfile
+import uuid
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +23,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from django.core.files import File
 from django.core.files.storage import default_storage
 
 from annotations import frames
@@ -169,9 +169,11 @@ class VideoEncoder:
 
 
 def review_encoder(path: Path, shot) -> VideoEncoder:
+    # One encoder thread: frame-threaded x264 was seen to give different bytes for the same frames
+    # on a loaded machine, and the same approved revisions must give the same files.
     return VideoEncoder(path, shot, codec="libx264", pix_fmt="yuv420p", bits=8, chroma="420",
-                        options={"crf": "17", "preset": "medium"}, container_options={"movflags": "+faststart"},
-                        audio=MP4_AUDIO)
+                        options={"crf": "17", "preset": "medium", "threads": "1"},
+                        container_options={"movflags": "+faststart"}, audio=MP4_AUDIO)
 
 
 def prores_encoder(path: Path, shot) -> VideoEncoder:
@@ -193,10 +195,13 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
     """Join the render's frames once into every deliverable; returns (output sha256, qc, deliverables).
 
     Each deliverable is {"kind", "file" (storage name), "filename", "content_type", "size_bytes",
-    "sha256", "files" (name, sha256, bytes of every file it holds), "format"}.
+    "sha256", "files" (name, sha256, bytes of every file it holds), "format"}. Files go to a
+    folder of this attempt's own, so a second attempt running at the same time (a redelivered
+    job) never touches them; the attempt that records its result keeps them (`discard` the rest).
     """
     shot = render.shot
     names = file_names(render)
+    attempt = uuid.uuid4().hex[:12]
     checks = qc.FrameChecks()
     sheet = pictures.ContactSheet(shot.frame_count, [k["frame"] for k in render.keyframes])
     digest = hashlib.sha256()
@@ -226,17 +231,22 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
             for encoder in encoders.values():
                 encoder.close()
         report = checks.summary()
-        report["legal_range"] = {kind: qc.legal_range(paths[kind]) for kind in ("mp4", "prores")}
+        # The mezzanine is the broadcast master: its levels decide; the review copy's are reported.
+        report["legal_range"] = {kind: {**qc.legal_range(paths[kind]), "decides": kind == "prores"}
+                                 for kind in ("mp4", "prores")}
         report["passed"] = bool(report["luma"]["pass"] and report["flicker"]["pass"]
-                                and all(r["pass"] for r in report["legal_range"].values()))
-        frames.save(pipeline.picture_name(render, "contact-sheet"), sheet.jpeg())
-        frames.save(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
+                                and all(r["pass"] for r in report["legal_range"].values() if r["decides"]))
+        pipeline.put(pipeline.picture_name(render, "contact-sheet"), sheet.jpeg())
+        pipeline.put(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
         made = []
         for kind, path in paths.items():
             sha = sha256_file(path)
             file_entry = {"name": names[kind], "sha256": sha, "bytes": path.stat().st_size}
             extra = encoders[kind].audio if kind in encoders else {}
-            made.append({"kind": kind, "file": store(f"{render.storage_dir}/deliverables/{names[kind]}", path),
+            stored = f"{render.storage_dir}/deliverables/{attempt}/{names[kind]}"
+            with open(path, "rb") as handle:
+                stored = pipeline.put(stored, handle)
+            made.append({"kind": kind, "file": stored,
                          "filename": names[kind], "content_type": CONTENT_TYPES[kind],
                          "size_bytes": path.stat().st_size, "sha256": sha,
                          "files": [file_entry] + (png_files if kind == "png" else []),
@@ -244,11 +254,11 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
     return digest.hexdigest(), report, made
 
 
-def store(name: str, path: Path) -> str:
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    with open(path, "rb") as handle:
-        return default_storage.save(name, File(handle))
+def discard(made: list[dict]) -> None:
+    """Remove the files of an attempt whose result was not recorded."""
+    for item in made:
+        if default_storage.exists(item["file"]):
+            default_storage.delete(item["file"])
 
 
 def manifest(render, deliverable: dict) -> dict:

@@ -7,10 +7,15 @@ source's full-precision luma (the engines' 8-bit output gives the chroma only).
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Iterator
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
 
 import cv2
 import numpy as np
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from annotations import frames
@@ -33,6 +38,33 @@ PICTURES = {"contact-sheet": ("jpg", "image/jpeg"), "qc": ("png", "image/png")}
 def picture_name(render, picture: str) -> str:
     """The render's before/after contact sheet ("contact-sheet") or QC curves ("qc")."""
     return f"{render.storage_dir}/{picture}.{PICTURES[picture][0]}"
+
+
+def put(name: str, content: bytes | BinaryIO) -> str:
+    """Store `content` under exactly `name`, replacing what is there, never leaving a partial file.
+
+    Two jobs doing the same work (a redelivered one and its presumed-dead original) may write the
+    same name at once; on a filesystem the file is swapped in whole (os.replace), elsewhere the
+    storage's save overwrites it.
+    """
+    try:
+        target = Path(default_storage.path(name))
+    except NotImplementedError:
+        target = None
+    if target is None:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        data = content if isinstance(content, bytes) else content.read()
+        return default_storage.save(name, ContentFile(data))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False) as part:
+        if isinstance(content, bytes):
+            part.write(content)
+        else:
+            shutil.copyfileobj(content, part, 1 << 20)
+    os.chmod(part.name, 0o644)
+    os.replace(part.name, target)
+    return name
 
 
 def to_uint16(image: np.ndarray) -> np.ndarray:
@@ -71,7 +103,7 @@ def colorize_keyframes(render) -> None:
         image = next(frames.iter_shot_frames(shot, entry["frame"], entry["frame"] + 1))
         hints = parse_hints(entry["hints"], shot.width, shot.height)
         rgb = engine.colorize(image, hints, method=render.keyframe_method)
-        frames.save(name, encode_png(rgb))
+        put(name, encode_png(rgb))
 
 
 def keyframe_images(render) -> dict[int, np.ndarray]:
@@ -101,7 +133,7 @@ def compute_stretch(render, start: int, end: int, progress: Callable[[int], None
     for done, (index, rgb) in enumerate(
             propagator.propagate_stretch(luma, keyframe_images(render), start, end, count=shot.frame_count), 1):
         master = to_uint16(with_luma(luma(index), as_float(rgb)))
-        frames.save(frame_name(render, index), encode_png(master))
+        put(frame_name(render, index), encode_png(master))
         digest.update(master.tobytes())
         if progress:
             progress(done)

@@ -89,7 +89,12 @@ def revision_list(keyframe_id: int) -> list[dict]:
 @database_sync_to_async
 def latest_preview(keyframe_id: int, revision: int) -> dict | None:
     """The finished preview of `revision` if there is one; otherwise start computing it."""
-    latest = preview_state().latest(keyframe_id)
+    state = preview_state()
+    latest = state.latest(keyframe_id)
+    if latest is not None and latest[0] > revision:
+        # Newer than the head revision: left over from an earlier database that reused this id.
+        state.forget(keyframe_id)
+        latest = None
     if latest is None or latest[0] < revision:
         previews.request_preview(keyframe_id, revision)
     if latest is None or not latest[1]:

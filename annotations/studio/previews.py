@@ -149,33 +149,36 @@ def request_preview(keyframe_id: int, revision: int) -> None:
     """Ask for a preview of `revision` (newer requests supersede older pending ones)."""
     state = preview_state()
     state.want(keyframe_id, revision)
-    if state.claim(keyframe_id):
+    token = state.claim(keyframe_id)
+    if token:
         try:
-            enqueue(render_preview, keyframe_id)
+            enqueue(render_preview, keyframe_id, token)
         except Exception:
-            state.release(keyframe_id)
+            state.release(keyframe_id, token)
             raise
 
 
 @job(queue="preview")
-def render_preview(keyframe_id: int) -> None:
-    """Render the newest wanted revision until no newer one is wanted, then give up the claim."""
+def render_preview(keyframe_id: int, token: str) -> None:
+    """Render the newest wanted revision while holding the keyframe's lease `token`, until no
+    newer revision is wanted; then give the lease up."""
     from annotations.models import HintRevision
 
     state = preview_state()
     try:
         while True:
+            if not state.renew(keyframe_id, token):
+                return  # not ours (a redelivered or duplicate job): the owner does the work
             target = state.wanted(keyframe_id)
             if target <= state.done(keyframe_id):
-                state.release(keyframe_id)
+                state.release(keyframe_id, token)
                 # An edit that raced with the release could not claim: take its work on.
-                if state.wanted(keyframe_id) > state.done(keyframe_id) and state.claim(keyframe_id):
+                if state.wanted(keyframe_id) > state.done(keyframe_id) and (token := state.claim(keyframe_id)):
                     continue
                 return
-            state.renew(keyframe_id)
             revision = (HintRevision.objects.select_related("keyframe__shot__footage")
                         .filter(keyframe_id=keyframe_id, number=target).first())
-            if revision is None:  # the keyframe was deleted
+            if revision is None:  # the keyframe was deleted (or the state is left from another database)
                 state.forget(keyframe_id)
                 return
             try:
@@ -183,12 +186,14 @@ def render_preview(keyframe_id: int) -> None:
             except Exception as exc:
                 log.exception("preview of keyframe %s r%s failed", keyframe_id, target)
                 state.finish(keyframe_id, target, b"", {"error": f"preview failed: {exc}"})
-                send_event(keyframe_id, "preview.failed", {"keyframe": keyframe_id, "revision": target, "message": f"preview failed: {exc}"})
+                send_event(keyframe_id, "preview.failed",
+                           {"keyframe": keyframe_id, "revision": target, "message": f"preview failed: {exc}"})
                 continue
             state.finish(keyframe_id, target, jpeg, meta)
+            log.info("preview of keyframe %s r%s: %s in %.0f ms", keyframe_id, target, meta["method"], meta["compute_ms"])
             send_event(keyframe_id, "preview.ready", preview_message(keyframe_id, target, jpeg, meta))
     except BaseException:
-        state.release(keyframe_id)
+        state.release(keyframe_id, token)
         raise
 
 

@@ -4,9 +4,11 @@ Coalescing works on three values per keyframe:
 
     wanted   the newest hint revision someone wants a preview of (only ever rises)
     done     the revision of the latest finished preview (its JPEG is kept for late joiners)
-    claim    held while one job owns the keyframe's previews; at most one job per keyframe
+    claim    a lease (a random token) held by the one job that owns the keyframe's previews
 
-An edit raises `wanted` and schedules a job only if it wins the claim. The job renders
+An edit raises `wanted` and schedules a job only if it wins the claim; the job gets the token
+and stops as soon as it no longer holds it (a redelivered or duplicate job finds another
+token, or none, and does nothing). The job renders
 `wanted` (whatever it is when it starts), and after rendering looks again: if `wanted` rose
 meanwhile it renders the newest revision, skipping the ones in between. So a slow worker
 never builds a backlog and nobody waits on a stale preview.
@@ -16,6 +18,7 @@ with Celery it lives in Redis, where every web and worker process sees it.
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from functools import lru_cache
@@ -30,7 +33,7 @@ class LocalState:
     def __init__(self):
         self._lock = threading.Lock()
         self._values: dict[tuple[str, int], object] = {}
-        self._claims: dict[int, float] = {}
+        self._claims: dict[int, tuple[str, float]] = {}
 
     def want(self, keyframe_id: int, revision: int) -> int:
         with self._lock:
@@ -41,21 +44,30 @@ class LocalState:
     def wanted(self, keyframe_id: int) -> int:
         return self._values.get(("wanted", keyframe_id), 0)
 
-    def claim(self, keyframe_id: int) -> bool:
+    def claim(self, keyframe_id: int) -> str | None:
+        """A new lease token, or None while another job holds the keyframe."""
         with self._lock:
             now = time.monotonic()
-            if self._claims.get(keyframe_id, 0) > now:
+            held = self._claims.get(keyframe_id)
+            if held and held[1] > now:
+                return None
+            token = secrets.token_hex(8)
+            self._claims[keyframe_id] = (token, now + CLAIM_SECONDS)
+            return token
+
+    def renew(self, keyframe_id: int, token: str) -> bool:
+        """Extend the lease if `token` still holds it."""
+        with self._lock:
+            held = self._claims.get(keyframe_id)
+            if not held or held[0] != token or held[1] <= time.monotonic():
                 return False
-            self._claims[keyframe_id] = now + CLAIM_SECONDS
+            self._claims[keyframe_id] = (token, time.monotonic() + CLAIM_SECONDS)
             return True
 
-    def renew(self, keyframe_id: int) -> None:
+    def release(self, keyframe_id: int, token: str) -> None:
         with self._lock:
-            self._claims[keyframe_id] = time.monotonic() + CLAIM_SECONDS
-
-    def release(self, keyframe_id: int) -> None:
-        with self._lock:
-            self._claims.pop(keyframe_id, None)
+            if self._claims.get(keyframe_id, ("",))[0] == token:
+                del self._claims[keyframe_id]
 
     def finish(self, keyframe_id: int, revision: int, jpeg: bytes, meta: dict) -> None:
         with self._lock:
@@ -81,12 +93,18 @@ class RedisState:
              "if tonumber(ARGV[1]) > v then v = tonumber(ARGV[1]) end " \
              "redis.call('SET', KEYS[1], v, 'EX', ARGV[2]) return v"
 
+    # Renew or release the lease only if the token still holds it.
+    _RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
+    _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
     def __init__(self, url: str, prefix: str):
         import redis
 
         self.redis = redis.Redis.from_url(url)
         self.prefix = prefix
         self._raise = self.redis.register_script(self._RAISE)
+        self._renew = self.redis.register_script(self._RENEW)
+        self._release = self.redis.register_script(self._RELEASE)
 
     def _key(self, name: str, keyframe_id: int) -> str:
         return f"{self.prefix}:preview:{keyframe_id}:{name}"
@@ -97,14 +115,15 @@ class RedisState:
     def wanted(self, keyframe_id: int) -> int:
         return int(self.redis.get(self._key("wanted", keyframe_id)) or 0)
 
-    def claim(self, keyframe_id: int) -> bool:
-        return bool(self.redis.set(self._key("claim", keyframe_id), 1, nx=True, ex=CLAIM_SECONDS))
+    def claim(self, keyframe_id: int) -> str | None:
+        token = secrets.token_hex(8)
+        return token if self.redis.set(self._key("claim", keyframe_id), token, nx=True, ex=CLAIM_SECONDS) else None
 
-    def renew(self, keyframe_id: int) -> None:
-        self.redis.set(self._key("claim", keyframe_id), 1, ex=CLAIM_SECONDS)
+    def renew(self, keyframe_id: int, token: str) -> bool:
+        return bool(self._renew(keys=[self._key("claim", keyframe_id)], args=[token, CLAIM_SECONDS]))
 
-    def release(self, keyframe_id: int) -> None:
-        self.redis.delete(self._key("claim", keyframe_id))
+    def release(self, keyframe_id: int, token: str) -> None:
+        self._release(keys=[self._key("claim", keyframe_id)], args=[token])
 
     def finish(self, keyframe_id: int, revision: int, jpeg: bytes, meta: dict) -> None:
         import json

@@ -61,7 +61,7 @@ def test_end_to_end_render_and_deliverables(project, users, outsider, client_for
     render = wait_render(Render.objects.get(pk=answer.json()["id"]), worker=background_jobs.worker)
     detail = producer.get(url("render-detail", render.pk)).json()
     assert detail["status"] == "done", detail["error"]
-    assert detail["progress"] == 1.0 and detail["qc"]["luma"]["pass"]
+    assert detail["progress"] == 1.0 and detail["qc"]["luma"]["pass"] and detail["qc"]["passed"]
     assert [(s["start"], s["end"], s["status"]) for s in detail["stretches"]] == [
         (0, 1, "done"), (1, 8, "done"), (8, CLIP_FRAMES, "done")]
     deliverables = {d["kind"]: d for d in detail["deliverables"]}

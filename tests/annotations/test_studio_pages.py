@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import cv2
 import numpy as np
@@ -88,15 +89,17 @@ class TestPages:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_preview_jpeg_endpoint(client, keyframe, users):
+def test_preview_jpeg_endpoint(client, keyframe, users, background_jobs):
     url = reverse("studio:keyframe-preview", args=[keyframe.pk])
     client.force_login(users["reviewer"])
     assert client.get(url).status_code == 404  # nothing computed yet
     revision = apply_hint_ops(keyframe, users["annotator"], [{"op": "add_point", "point": {
         "x": 5, "y": 5, "color": "#20c040", "radius": 2}}])
     previews.request_preview(keyframe.pk, revision.number)
-    jobs.drain(60)
-    response = client.get(url)
+    deadline = time.monotonic() + 60
+    while (response := client.get(url)).status_code == 404 and time.monotonic() < deadline:
+        jobs.drain(0.2)  # embedded mode; the Celery worker needs no help
+        time.sleep(0.1)
     assert response.status_code == 200 and response["X-Revision"] == "2"
     image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape[:2] == (keyframe.shot.height, keyframe.shot.width)
@@ -116,15 +119,19 @@ def test_preview_geometry_scales_hints():
 
 
 def test_state_release_race():
-    """An edit that arrives while a job is giving up its claim is not lost."""
+    """An edit that arrives while a job is giving up its lease is not lost; stale leases do nothing."""
     state = LocalState()
     state.want(1, 2)
-    assert state.claim(1)            # job A renders revision 2
-    state.want(1, 3)                 # an edit arrives meanwhile: the claim is taken, so no new job
-    assert not state.claim(1)
+    token = state.claim(1)           # job A renders revision 2
+    assert token
+    state.want(1, 3)                 # an edit arrives meanwhile: the lease is taken, so no new job
+    assert state.claim(1) is None
     state.finish(1, 2, b"jpeg", {})
     assert state.wanted(1) > state.done(1)  # job A sees revision 3 is wanted before releasing
-    state.release(1)
+    state.release(1, "someone-else")  # only the holder can release
+    assert state.claim(1) is None and state.renew(1, token)
+    state.release(1, token)
+    assert not state.renew(1, token)
     assert state.claim(1)
     assert state.want(1, 2) == 3     # wanted never goes back
 
@@ -137,7 +144,10 @@ def test_redis_state_is_shared_and_atomic(settings):
     other = RedisState(settings.REDIS_URL, "test-studio-state")
     one.forget(7)
     assert one.want(7, 4) == 4 and other.want(7, 2) == 4
-    assert one.claim(7) and not other.claim(7)
+    token = one.claim(7)
+    assert token and other.claim(7) is None
+    other.release(7, "not-the-holder")
+    assert other.claim(7) is None and one.renew(7, token) and not other.renew(7, "not-the-holder")
     other.finish(7, 4, b"\xff\xd8jpeg", {"method": "cnn"})
     assert one.latest(7) == (4, b"\xff\xd8jpeg", {"method": "cnn"}) and one.done(7) == 4
     one.forget(7)

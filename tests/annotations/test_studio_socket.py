@@ -70,6 +70,16 @@ async def drain(communicator, seconds: float) -> list[dict]:
     return messages
 
 
+async def take_lease(keyframe_id: int) -> str:
+    """The keyframe's preview lease, once the job started by opening the editor gave it up."""
+    for _ in range(600):
+        token = await database_sync_to_async(preview_state().claim)(keyframe_id)
+        if token:
+            return token
+        await asyncio.sleep(0.1)
+    raise AssertionError("the preview lease was never released")
+
+
 def point(x=10, y=12, color="#c03020", **extra):
     return {"op": "add_point", "point": {"x": x, "y": y, "color": color, "radius": 2, **extra}}
 
@@ -271,22 +281,39 @@ async def test_edits_during_a_preview_coalesce_to_the_newest(keyframe, users, ba
     renders the newest one, never the ones in between."""
     state = preview_state()
     communicator, _, _ = await connect(users["annotator"], keyframe.pk)
-    assert await database_sync_to_async(state.claim)(keyframe.pk)  # a job is computing
+    token = await take_lease(keyframe.pk)  # as if a job were computing
     for index in range(4):
         await communicator.send_json_to({"type": "edit", "ops": [point(x=5 + index, id=f"p{index}")]})
         await receive_until(communicator, "ack")
     assert state.wanted(keyframe.pk) == 5
     assert [m for m in await drain(communicator, 1.0) if m["type"] == "preview"] == []
     # The computing job comes back around: it renders revision 5 only.
-    await database_sync_to_async(previews.render_preview)(keyframe.pk)
+    await database_sync_to_async(previews.render_preview)(keyframe.pk, token)
     preview = await receive_until(communicator, "preview")
     assert preview["revision"] == 5
     previews_seen = [m for m in preview["skipped"] if m["type"] == "preview"]
     assert previews_seen == []
     assert state.done(keyframe.pk) == 5
     # The claim is free again: the next edit schedules a job of its own.
-    assert await database_sync_to_async(state.claim)(keyframe.pk)
-    await database_sync_to_async(state.release)(keyframe.pk)
+    token = await database_sync_to_async(state.claim)(keyframe.pk)
+    assert token
+    await database_sync_to_async(state.release)(keyframe.pk, token)
+    await communicator.disconnect()
+
+
+async def test_a_job_without_the_lease_does_nothing(keyframe, users, background_jobs):
+    """A redelivered or duplicate preview job must not render beside the job that owns the keyframe."""
+    state = preview_state()
+    communicator, _, _ = await connect(users["annotator"], keyframe.pk)
+    await receive_until(communicator, "preview", where=lambda m: m["revision"] == 1)
+    owner = await take_lease(keyframe.pk)
+    await communicator.send_json_to({"type": "edit", "ops": [point(id="x")]})
+    await receive_until(communicator, "ack")
+    await database_sync_to_async(previews.render_preview)(keyframe.pk, "a-stale-token")
+    assert [m for m in await drain(communicator, 1.0) if m["type"] == "preview"] == []
+    assert state.done(keyframe.pk) == 1
+    await database_sync_to_async(previews.render_preview)(keyframe.pk, owner)
+    assert (await receive_until(communicator, "preview"))["revision"] == 2
     await communicator.disconnect()
 
 
