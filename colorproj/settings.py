@@ -241,6 +241,9 @@ STORAGES = {
 FILE_UPLOAD_HANDLERS = ["annotations.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("COLORPROJ_UPLOAD_TMP") or None
 COLORPROJ_MAX_UPLOAD_BYTES = int(os.environ.get("COLORPROJ_MAX_UPLOAD_BYTES", str(20 * 2**30)))
+# Frames over this many pixels are refused at upload, by their header (a decoded frame of a hostile
+# 100000x100000 file would exhaust memory); the default admits 16K scans.
+COLORPROJ_MAX_FRAME_PIXELS = int(os.environ.get("COLORPROJ_MAX_FRAME_PIXELS", str(16384 * 16384)))
 COLORPROJ_SEQUENCE_FRAME_RATE = Fraction(os.environ.get("COLORPROJ_SEQUENCE_FRAME_RATE", "24"))
 COLORPROJ_PROXY_LONG_SIDE = int(os.environ.get("COLORPROJ_PROXY_LONG_SIDE", "960"))
 COLORPROJ_THUMB_LONG_SIDE = 320

@@ -65,19 +65,31 @@ class Hints:
         return bool(self.points or self.strokes)
 
 
+def _show(value: Any, limit: int = 60) -> str:
+    """The offending value for a message, cut short: messages go back to clients and into logs."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print
+        return "a huge number"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_color(value: Any) -> tuple[int, int, int]:
     """'#a03020' (or 'a03020') -> (160, 48, 32)."""
     match = _HEX.match(value) if isinstance(value, str) else None
     if not match:
-        raise HintError(f"bad color {value!r}: expected '#rrggbb'")
+        raise HintError(f"bad color {_show(value)}: expected '#rrggbb'")
     digits = match.group(1)
     return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
 
 
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise HintError(f"{what} must be a number, got {value!r}")
-    return float(value)
+        raise HintError(f"{what} must be a number, got {_show(value)}")
+    try:
+        return float(value)
+    except OverflowError:  # JSON integers have no size limit
+        raise HintError(f"{what} is out of range") from None
 
 
 def _inside(x: float, y: float, width: int, height: int, what: str) -> None:
@@ -93,9 +105,10 @@ def parse_point(data: Any, width: int, height: int, index: int = 0) -> ColorPoin
     _inside(x, y, width, height, what)
     radius = data.get("radius", 2)
     if isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius <= MAX_RADIUS:
-        raise HintError(f"{what} radius must be an integer from 0 to {MAX_RADIUS}, got {radius!r}")
+        raise HintError(f"{what} radius must be an integer from 0 to {MAX_RADIUS}, got {_show(radius)}")
     reference = data.get("reference")
-    if reference is not None and (isinstance(reference, bool) or not isinstance(reference, int)):
+    if reference is not None and (isinstance(reference, bool) or not isinstance(reference, int)
+                                  or not 0 < reference < 2**63):  # a database id
         raise HintError(f"{what} reference must be a color reference id")
     try:
         color = parse_color(data.get("color"))
@@ -147,5 +160,5 @@ def _hint_id(data: dict) -> str:
     if value is None or value == "":
         return uuid.uuid4().hex[:12]
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value):
-        raise HintError(f"bad hint id {value!r}")
+        raise HintError(f"bad hint id {_show(value)}")
     return value

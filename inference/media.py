@@ -291,7 +291,8 @@ class ImageSequence(Source):
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise MediaError(f"{member!r} could not be decoded") from exc
         if width * height > self.limits["max_pixels"]:
-            raise MediaError(f"{member!r} is too large ({width}x{height})")
+            raise MediaError(f"{member!r}: frames of {width}x{height} are over the limit of "
+                             f"{self.limits['max_pixels']} pixels")
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise MediaError(f"{member!r} could not be decoded")
@@ -332,20 +333,25 @@ def _natural_key(name: str):
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
-def sniff(path: str | Path) -> str:
+def sniff(path: str | Path, *, max_pixels: int | None = None) -> str:
     """Quick content check at upload time: 'video' or 'sequence', else MediaError.
 
     Opens the container and decodes one frame, so a file that merely claims to be video
-    is turned away before it is stored.
+    is turned away before it is stored. Frames over `max_pixels` are refused by their header,
+    before anything is decoded.
     """
     name = Path(path).name
     if is_zip(path):
-        ImageSequence(path)
+        ImageSequence(path, limits={"max_pixels": max_pixels} if max_pixels else None)
         return "sequence"
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise MediaError(f"{name}: no video stream found")
+            stream = container.streams.video[0]
+            if max_pixels and stream.width * stream.height > max_pixels:
+                raise MediaError(f"{name}: frames of {stream.width}x{stream.height} are over the limit of "
+                                 f"{max_pixels} pixels")
             for _ in container.decode(video=0):
                 return "video"
             raise MediaError(f"{name}: the video stream holds no decodable frame")

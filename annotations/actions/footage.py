@@ -61,7 +61,7 @@ def upload_footage(project, actor, uploaded, *, name: str | None = None, frame_r
     display = (name or uploaded.name or "footage").strip()[:200] or "footage"
     with _on_disk(uploaded) as path:
         try:
-            kind = media.sniff(path)
+            kind = media.sniff(path, max_pixels=settings.COLORPROJ_MAX_FRAME_PIXELS)
         except media.MediaError as exc:
             raise Invalid(f"{display}: {str(exc).split(': ', 1)[-1]}") from None
         rate = parse_frame_rate(frame_rate) if frame_rate not in (None, "") else settings.COLORPROJ_SEQUENCE_FRAME_RATE

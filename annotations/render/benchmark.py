@@ -98,6 +98,8 @@ def run(width: int, height: int, frame_count: int, keys: list[int], folder: Path
     print(f"QC: luma max diff {qc['luma']['max_diff']} codes; flicker mean {qc['flicker']['mean']} "
           f"max {qc['flicker']['max']}; legal range outside mp4 {qc['legal_range']['mp4']['samples_outside']}, "
           f"prores {qc['legal_range']['prores']['samples_outside']}; passed {qc['passed']}")
+    worst = sorted(((v, i + 1) for i, v in enumerate(qc["flicker"]["per_frame"]) if v is not None), reverse=True)[:3]
+    print("  worst flicker: " + ", ".join(f"frame {i - 1}->{i}: {v}" for v, i in worst))
     for kind, legal in qc["legal_range"].items():
         print(f"  legal range {kind}: Y' {legal['y']} C {legal['c']} (nominal {legal['legal_y']} {legal['legal_c']}), "
               f"{legal['samples_outside']} of {legal['samples']} outside, pass {legal['pass']}")

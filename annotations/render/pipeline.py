@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
@@ -111,23 +112,34 @@ def keyframe_images(render) -> dict[int, np.ndarray]:
 
 
 class ShotLuma:
-    """Full-precision luma of a shot's frames by index: a range decoded in one pass, others on demand."""
+    """Full-precision luma of a shot's frames by index, decoded a chunk at a time.
 
-    def __init__(self, shot, start: int = 0, stop: int | None = None):
-        self.shot = shot
-        stop = shot.frame_count if stop is None else min(stop, shot.frame_count)
-        self.cache = dict(zip(range(start, stop), frames.iter_shot_luma(shot, start, stop)))
+    The propagation walks a stretch forward or backward and then visits it again in order; a
+    few chunks kept in memory serve both without holding a long stretch whole (an HD frame's
+    luma is 8 MB) and without seeking for every frame.
+    """
+
+    def __init__(self, shot, chunk: int = 16, chunks: int = 3):
+        self.shot, self.chunk, self.chunks = shot, chunk, chunks
+        self.cache: OrderedDict[int, list[np.ndarray]] = OrderedDict()
 
     def __call__(self, index: int) -> np.ndarray:
-        if index not in self.cache:
-            self.cache[index] = frames.shot_luma(self.shot, index)
-        return self.cache[index]
+        if not 0 <= index < self.shot.frame_count:
+            raise IndexError(f"frame {index} is outside this shot")
+        key = index // self.chunk
+        if key not in self.cache:
+            start = key * self.chunk
+            self.cache[key] = list(frames.iter_shot_luma(self.shot, start, start + self.chunk))
+            while len(self.cache) > self.chunks:
+                self.cache.popitem(last=False)
+        self.cache.move_to_end(key)
+        return self.cache[key][index - key * self.chunk]
 
 
 def compute_stretch(render, start: int, end: int, progress: Callable[[int], None] | None = None) -> str:
     """Propagate frames [start, end), store them as 16-bit masters; returns the sha256 of their pixels."""
     shot = render.shot
-    luma = ShotLuma(shot, start, end + 1)  # `end` is the next keyframe: the stretch walks toward it
+    luma = ShotLuma(shot)
     propagator = engines.propagator(render.propagation_method, _expected(render, "propagation"))
     digest = hashlib.sha256()
     for done, (index, rgb) in enumerate(

@@ -37,6 +37,10 @@ def register(commands, groups):
     t.add_argument("--steps", type=int, default=1600, help="total optimizer steps (default 1600)")
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--unroll", type=int, default=3, help="recurrent steps per sample (default 3)")
+    t.add_argument("--loss", choices=["mse", "l1"], default="mse", help="a/b loss (default mse)")
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
+    t.add_argument("--init", type=Path, help="start from this checkpoint's weights (a fresh run only)")
+    t.add_argument("--out", type=Path, help="checkpoint folder (default .train/propagation)")
     t.add_argument("--pack-only", action="store_true", help="only pack the training data into .data/propagation")
     t.add_argument("--export-clips", type=Path, metavar="DIR",
                    help="only write the validation videos as folders of PNG frames (for evaluate --clips)")
@@ -249,7 +253,8 @@ def train_command(args) -> int:
         data.pack()
         train.validation_clips()
         return 0
-    train.train(total_steps=args.steps, batch=args.batch, steps=args.unroll)
+    train.train(total_steps=args.steps, batch=args.batch, steps=args.unroll, loss=args.loss, lr=args.lr,
+                init=args.init, out=args.out or train.CHECKPOINTS)
     return 0
 
 

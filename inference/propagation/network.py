@@ -5,9 +5,9 @@ candidates -- from the keyframe the recurrence starts at ("origin"), from the ke
 it runs toward ("target", absent before the first / after the last keyframe) and the
 previous output -- each with its flow confidence and luma mismatch, plus two distance
 planes. Output: a/b as a softmax blend of the candidates and one generated candidate
-(for newly visible regions). The candidates' log-confidences are added to the blend
-logits, so an untrained network already is the classical confidence-weighted blend and
-training only has to learn corrections.
+(for newly visible regions). The candidates' log-confidences and the keyframes' log-nearness
+(1/distance) are added to the blend logits, so an untrained network already is the
+classical blend (plus the previous output) and training only has to learn corrections.
 """
 from __future__ import annotations
 
@@ -56,8 +56,11 @@ class FusionNet(nn.Module):
         cands = torch.stack([x[:, 1 + 4 * i : 3 + 4 * i] for i in range(CANDIDATES)], 1)  # N x C x 2 x H x W
         confs = torch.stack([x[:, 3 + 4 * i] for i in range(CANDIDATES)], 1)  # N x C x H x W
         generated = torch.tanh(out[:, CANDIDATES + 1 :])
-        logits = out[:, : CANDIDATES + 1]
-        logits = logits + torch.cat([torch.log(confs + 1e-3), torch.zeros_like(confs[:, :1])], 1)
+        # Prior as in the classical blend: confidence, and 1/distance for the two keyframes (distance
+        # planes are distance/64); the previous output and the generated candidate get no prior.
+        nearness = -torch.log(x[:, IN_CHANNELS - 2 : IN_CHANNELS].clamp_min(1.0 / 64))
+        prior = torch.log(confs + 1e-3) + torch.cat([nearness, torch.zeros_like(nearness[:, :1])], 1)
+        logits = out[:, : CANDIDATES + 1] + torch.cat([prior, torch.zeros_like(confs[:, :1])], 1)
         weights = torch.softmax(logits, 1)
         cands = torch.cat([cands, generated[:, None]], 1)
         return (weights[:, :, None] * cands).sum(1)

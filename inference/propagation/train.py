@@ -25,6 +25,9 @@ from .network import AB_SCALE, FusionNet
 CHECKPOINTS = Path(__file__).resolve().parents[2] / ".train" / "propagation"
 MAX_DISTANCE = 60
 CROP = (128, 160)
+# "mse" matches what PSNR measures (a wrong pick costs its square); "l1" was the first stage's.
+LOSSES = {"l1": lambda out, target: (out - target).abs().mean(),
+          "mse": lambda out, target: torch.square(out - target).mean()}
 
 
 class Walk:
@@ -91,17 +94,19 @@ def make_sample(clip, rng: np.random.Generator, steps: int):
         start_prev = walk.ab(0)
         start_luma = walk.luma(0)
     else:
+        # The recurrence's state before the window: at render time it has carried the origin's
+        # colors a long way, so it may be stale; half the time it is the origin candidate itself.
         before = frames.pop(0)
-        mix = 0.0 if rng.random() < 0.5 else rng.uniform(0, 0.8)
-        start_prev = (1 - mix) * before["blend"] + mix * before["gt"]
+        start_prev = before["blend"] if rng.random() < 0.5 else before["origin"].ab
         start_luma = before["luma"]
     ch, cw = min(CROP[0], height) // 8 * 8, min(CROP[1], width) // 8 * 8
     y, x = int(rng.integers(0, height - ch + 1)), int(rng.integers(0, width - cw + 1))
     return dict(frames=frames, prev=start_prev.astype(np.float32), prev_luma=start_luma, crop=(y, x, ch, cw))
 
 
-def unroll(model: FusionNet, samples: list[dict], on_step: Callable[[torch.Tensor], None] | None = None):
-    """Run the network over every sample's window, each step fed its previous output; returns the mean L1 per step.
+def unroll(model: FusionNet, samples: list[dict], on_step: Callable[[torch.Tensor], None] | None = None,
+           loss_name: str = "mse"):
+    """Run the network over every sample's window, each step fed its previous output; returns the loss per step.
 
     Windows may differ in length: each step batches the samples that still have a frame.
     """
@@ -120,7 +125,7 @@ def unroll(model: FusionNet, samples: list[dict], on_step: Callable[[torch.Tenso
             targets.append(f["gt"][y : y + h, x : x + w].transpose(2, 0, 1) / AB_SCALE)
         x_t, y_t = torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets).astype(np.float32))
         out = model(x_t)
-        loss = (out - y_t).abs().mean()
+        loss = LOSSES[loss_name](out, y_t)
         if on_step:
             on_step(loss * len(active) / len(samples))
         losses.append(float(loss.detach()))
@@ -180,22 +185,23 @@ def validation_clips(log=print):
 
 
 def validate(model, val_batches) -> tuple[float, float]:
-    """(network L1, classical-blend L1) over fixed validation samples, in a/b units."""
+    """(network, classical blend) RMSE of a/b over fixed validation samples, in a/b units."""
     model.eval()
     net, blend = [], []
     with torch.no_grad():
         for samples in val_batches:
-            net += unroll(model, samples)
+            net += unroll(model, samples, loss_name="mse")
             for s in samples:
                 for f in s["frames"]:
                     y, x, h, w = s["crop"]
-                    blend.append(np.abs(f["blend"] - f["gt"])[y : y + h, x : x + w].mean() / AB_SCALE)
+                    blend.append(np.square((f["blend"] - f["gt"])[y : y + h, x : x + w] / AB_SCALE).mean())
     model.train()
-    return float(np.mean(net)) * AB_SCALE, float(np.mean(blend)) * AB_SCALE
+    return float(np.sqrt(np.mean(net))) * AB_SCALE, float(np.sqrt(np.mean(blend))) * AB_SCALE
 
 
 def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1e-3, out: Path = CHECKPOINTS,
-          seed: int = 0, log: Callable[[str], None] = print, weights: Path | None = None) -> Path:
+          seed: int = 0, log: Callable[[str], None] = print, weights: Path | None = None, loss: str = "mse",
+          init: Path | None = None) -> Path:
     import cv2
 
     cv2.setNumThreads(1)  # also keeps OpenCV's thread pool out of the data worker
@@ -216,6 +222,9 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
         log(f"resumed at step {step}")
+    elif init:
+        model.load_state_dict(torch.load(init, weights_only=False)["model"])
+        log(f"starting from the weights of {init}")
     # The batch stream is seeded by (seed, step it starts at), so a resumed run is reproducible too.
     loader = torch.utils.data.DataLoader(_Batches(folders, batch, steps, [seed, step]), batch_size=None, collate_fn=_as_is,
                                          num_workers=1, prefetch_factor=2, multiprocessing_context="spawn")
@@ -230,19 +239,19 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
             group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
         optimizer.zero_grad()
         # truncated through time: each step's recurrent input is detached
-        losses = unroll(model, samples, on_step=lambda loss: loss.backward())
+        losses = unroll(model, samples, on_step=lambda value: value.backward(), loss_name=loss)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
-        running.append(np.mean(losses) * AB_SCALE)
+        running.append(np.mean(losses))
         if step % 25 == 0:
             rate = 25 / (time.time() - started)
-            log(f"step {step}/{total_steps} loss {np.mean(running):.3f} (a/b L1) "
+            log(f"step {step}/{total_steps} loss ({loss}) {np.mean(running):.3g} "
                 f"lr {optimizer.param_groups[0]['lr']:.2e} {rate:.2f} it/s")
             started, running = time.time(), []
         if step % 100 == 0 or step == total_steps:
             net, blend = validate(model, val_batches)
-            log(f"step {step} validation a/b L1: network {net:.3f}, classical blend {blend:.3f}")
+            log(f"step {step} validation a/b RMSE: network {net:.3f}, classical blend {blend:.3f}")
             with open(history_path, "a") as handle:
                 handle.write(json.dumps(dict(step=step, val_net=net, val_blend=blend, time=time.time())) + "\n")
             state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step)

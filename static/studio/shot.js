@@ -24,6 +24,20 @@ function frameImage(index) {
 }
 
 const keyframeAt = (index) => data.keyframes.find((k) => k.frame === index);
+const rendered = new Map();       // frame -> HTMLImageElement (the newest finished render)
+
+function renderedFrame(index) {
+  if (!data.renderUrl) return null;
+  let image = rendered.get(index);
+  if (!image) {
+    image = new Image();
+    image.src = data.renderUrl.replace("{frame}", index);
+    image.onload = () => { if (index === current) draw(); };
+    rendered.set(index, image);
+    if (rendered.size > 200) rendered.delete(rendered.keys().next().value);
+  }
+  return image.complete && image.naturalWidth ? image : null;
+}
 
 function previewFor(keyframe) {
   if (!keyframe?.has_preview) return null;
@@ -50,16 +64,18 @@ function draw() {
   const [fw, fh] = [data.width * scale, data.height * scale];
   const [fx, fy] = [(w - fw) / 2, (h - fh) / 2];
   if (image.complete && image.naturalWidth) ctx.drawImage(image, fx, fy, fw, fh);
-  const preview = previewFor(keyframeAt(current));
+  // After: the finished render where there is one, else the keyframe's live preview.
+  const renderImage = renderedFrame(current);
+  const preview = renderImage || previewFor(keyframeAt(current));
   if (preview) {
     const x = fx + fw * wipe;
     ctx.save(); ctx.beginPath(); ctx.rect(x, fy, fx + fw - x, fh); ctx.clip(); ctx.drawImage(preview, fx, fy, fw, fh); ctx.restore();
     ctx.fillStyle = "#fff"; ctx.fillRect(x - 1, fy, 2, fh);
-    tag("before", fx + 8, fy + 8); tag("after · keyframe preview", fx + fw - 170, fy + 8);
+    tag("before", fx + 8, fy + 8); tag(renderImage ? "after · render" : "after · keyframe preview", fx + fw - (renderImage ? 110 : 170), fy + 8);
   }
   $("viewer").dataset.wipe = preview ? "on" : "off";
   // Preload the next frames so playback and stepping stay frame-accurate without stalls.
-  for (let i = 1; i <= 12 && current + i < data.frameCount; i++) frameImage(current + i);
+  for (let i = 1; i <= 12 && current + i < data.frameCount; i++) { frameImage(current + i); renderedFrame(current + i); }
 }
 
 function tag(text, x, y) {
@@ -166,7 +182,7 @@ function scrub(event) {
 timeline.addEventListener("pointerdown", (e) => { timeline.setPointerCapture(e.pointerId); scrub(e); timeline.onpointermove = scrub; });
 timeline.addEventListener("pointerup", () => (timeline.onpointermove = null));
 canvas.addEventListener("pointermove", (e) => {
-  if (e.buttons !== 1 || !previewFor(keyframeAt(current))) return;
+  if (e.buttons !== 1 || !(renderedFrame(current) || previewFor(keyframeAt(current)))) return;
   const rect = canvas.getBoundingClientRect();
   wipe = Math.max(0, Math.min(1, (e.clientX - rect.left) / rect.width));
   draw();

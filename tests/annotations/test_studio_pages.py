@@ -56,6 +56,11 @@ class TestPages:
         client.force_login(users["producer"])
         assert 'id="reference-form"' not in client.get(reverse("studio:project", args=[keyframe.shot.project_id])).content.decode()
 
+    def test_the_project_page_links_to_the_studio(self, client, project, users):
+        client.force_login(users["annotator"])
+        html = client.get(reverse("project", args=[project.pk])).content.decode()
+        assert f'href="{reverse("studio:project", args=[project.pk])}"' in html
+
     def test_shot_page_data(self, client, keyframe, users):
         shot = keyframe.shot
         client.force_login(users["annotator"])
@@ -153,3 +158,23 @@ def test_redis_state_is_shared_and_atomic(settings):
     one.forget(7)
     assert other.latest(7) is None and other.claim(7)
     other.forget(7)
+
+
+@pytest.mark.django_db
+def test_shot_page_wipes_to_the_finished_render(client, shot, users):
+    from annotations.models import Render
+    from annotations.render.pipeline import encode_png, frame_name, put
+
+    client.force_login(users["reviewer"])
+    assert page_data(client.get(reverse("studio:shot", args=[shot.pk])), "shot-data")["renderUrl"] is None
+    assert client.get(reverse("studio:rendered-frame", args=[shot.pk, 3])).status_code == 404
+    render = Render.objects.create(shot=shot, status="done")  # as the render pipeline leaves it
+    master = np.zeros((shot.height, shot.width, 3), np.uint16)
+    master[..., 0] = 50000  # a red 16-bit master frame
+    put(frame_name(render, 3), encode_png(master))
+    url = page_data(client.get(reverse("studio:shot", args=[shot.pk])), "shot-data")["renderUrl"]
+    response = client.get(url.replace("{frame}", "3"))
+    image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    assert response["Content-Type"] == "image/jpeg" and image.shape[:2] == (shot.height, shot.width)
+    assert abs(int(image[..., 0].mean()) - 50000 // 257) < 6 and image[..., 2].mean() < 10
+    assert client.get(url.replace("{frame}", "4")).status_code == 404  # not rendered (yet)

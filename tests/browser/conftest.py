@@ -107,6 +107,8 @@ def login(browser, studio_server, transactional_db):
         page = context.new_page()
         page.errors = []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.on("console", lambda message: "Content Security Policy" in message.text
+                and page.errors.append(message.text))
         page.goto("/login/")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)

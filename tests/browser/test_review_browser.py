@@ -68,3 +68,23 @@ def test_producer_sees_the_render_and_its_quality_checks(login, shot, users, scr
     page.goto(f"/review/shots/{shot.pk}/")
     assert page.locator("#render-form").count() == 0
     assert f"/api/renders/{render.pk}/deliverables/prores/" not in page.content()
+
+
+def test_a_render_started_from_the_page_shows_live_progress(login, shot, users):
+    from annotations.models import Render
+
+    approve_all(shot, users)
+    page = login("producer", "pw-producer")
+    page.goto(f"/review/shots/{shot.pk}/")
+    page.fill("#render-form input[name=sequence_start]", "1")
+    with page.expect_navigation():
+        page.click("#render-form button")
+    render = Render.objects.get(shot=shot)
+    assert render.sequence_start == 1 and render.requested_by == users["producer"]
+    # No reload by the test: the page follows the render over the websocket until it is done.
+    status = f"[data-render='{render.pk}'] [data-field=status]"
+    page.wait_for_function(f"() => document.querySelector(\"{status}\").textContent.trim() === 'Done'",
+                           timeout=180_000)
+    render.refresh_from_db()
+    assert render.status == "done", render.error
+    assert page.errors == []

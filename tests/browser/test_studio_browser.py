@@ -5,7 +5,7 @@ Few and robust on purpose (the CPU is shared): waits are on the page's own state
 """
 from __future__ import annotations
 
-import pytest
+import time
 
 from annotations.models import Keyframe
 
@@ -13,9 +13,19 @@ REVISION = "() => +document.getElementById('editor').dataset.revision"
 PREVIEW = "() => +(document.getElementById('editor').dataset.previewRevision || 0)"
 
 
+def wait_until(page, expression: str, timeout: float = 30):
+    """Poll a JavaScript expression until it is truthy (the page's CSP forbids Playwright's
+    wait-for-function, which compiles its predicate with eval)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for: {expression}")
+        page.wait_for_timeout(100)
+
+
 def open_editor(page, keyframe):
     page.goto(f"/studio/keyframes/{keyframe.pk}/")
-    page.wait_for_function(f"({REVISION})() >= 1 && ({PREVIEW})() >= 1", timeout=60_000)
+    wait_until(page, f"({REVISION})() >= 1 && ({PREVIEW})() >= 1", 60)
 
 
 def click_at(page, x, y):
@@ -25,8 +35,8 @@ def click_at(page, x, y):
 
 def wait_settled(page, revision):
     """Until the server confirmed `revision` and the preview shows it."""
-    page.wait_for_function(f"({REVISION})() >= {revision} && ({PREVIEW})() >= {revision} && "
-                           f"document.getElementById('editor').dataset.pending === '0'", timeout=60_000)
+    wait_until(page, f"({REVISION})() >= {revision} && ({PREVIEW})() >= {revision} && "
+                     f"document.getElementById('editor').dataset.pending === '0'", 60)
 
 
 def preview_rgb(page, x, y):
@@ -99,7 +109,7 @@ def test_annotate_a_keyframe(login, keyframe, users, screenshot):
     assert point["color"] == color
 
     # The revision history lists every revision.
-    page.wait_for_function("document.querySelectorAll('#history li').length >= 6")
+    wait_until(page, "document.querySelectorAll('#history li').length >= 6")
     page.keyboard.press("s")  # split view for the picture
     page.wait_for_timeout(300)
     path = screenshot(page, "keyframe-editor")
@@ -112,7 +122,7 @@ def test_second_editor_sees_hints_and_presence(login, keyframe, users, screensho
     second = login("manager", "pw-manager")
     open_editor(first, keyframe)
     open_editor(second, keyframe)
-    first.wait_for_function("document.getElementById('presence').dataset.count === '2'")
+    wait_until(first, "document.getElementById('presence').dataset.count === '2'")
 
     first.fill("#hex", "#20a040")
     first.press("#hex", "Enter")
@@ -120,13 +130,12 @@ def test_second_editor_sees_hints_and_presence(login, keyframe, users, screensho
     wait_settled(first, 2)
     hint_id = first.evaluate("() => window.studio.state.hints.points[0].id")
     # It appears in the other editor, with its color, without reloading.
-    second.wait_for_function(
-        f"window.studio.state.hints.points.some(p => p.id === '{hint_id}' && p.color === '#20a040')")
+    wait_until(second, f"window.studio.state.hints.points.some(p => p.id === '{hint_id}' && p.color === '#20a040')")
     wait_settled(second, 2)
     # ...and so does the other editor's cursor.
     second.mouse.move(*second.evaluate("() => window.studio.toPage(40, 30)"))
     second.mouse.move(*second.evaluate("() => window.studio.toPage(41, 31)"))
-    first.wait_for_function("[...window.studio.state.peers.values()].some(p => p.user === 'manager' && p.cursor)")
+    wait_until(first, "[...window.studio.state.peers.values()].some(p => p.user === 'manager' && p.cursor)")
     screenshot(second, "keyframe-editor-second-editor")
     assert first.errors == [] and second.errors == []
 
@@ -144,7 +153,7 @@ def test_viewer_cannot_edit(login, keyframe, users):
 def test_shot_page_adds_a_keyframe(login, shot, users):
     page = login("annotator", "pw-annotator")
     page.goto(f"/studio/shots/{shot.pk}/")
-    page.wait_for_function("document.getElementById('shot-page').dataset.frame === '0'")
+    wait_until(page, "document.getElementById('shot-page').dataset.frame === '0'")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Shift+ArrowRight")  # +10 is clamped to the last frame

@@ -409,11 +409,14 @@ async def _exchange(communicator, message: dict) -> list[dict]:
     """Send `message`, then a ping; everything that came back before the pong."""
     await communicator.send_json_to({**message, "request": "m"})
     await communicator.send_json_to({"type": "ping", "request": "sync"})
-    received = []
+    received, pongs, needed = [], 0, 2 if message["type"] == "ping" else 1
     while True:
         reply = await communicator.receive_json_from(timeout=30)
-        if reply.get("type") == "pong" and reply.get("request") == "sync":
-            return received
+        if reply.get("type") == "pong":
+            pongs += 1  # the project socket's pong does not echo "request"
+            if reply.get("request") == "sync" or ("request" not in reply and pongs == needed):
+                return received
+            reply.setdefault("request", "m")
         received.append(reply)
 
 
