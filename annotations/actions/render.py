@@ -143,6 +143,17 @@ def retry_render(render: Render, actor) -> Render:
     return render
 
 
+def cancel_render(render: Render, actor) -> Render:
+    """Stop a render that is queued or running (e.g. every worker was lost); it can be retried."""
+    render = Render.objects.select_related("shot__project").get(pk=render.pk)
+    permissions.require(actor, render.shot.project, Cap.RENDER)
+    if render.status not in ACTIVE:
+        raise Conflict(f"only a queued or running render can be cancelled; this one is {render.status}")
+    fail(render, f"cancelled by {actor.username}")
+    render.refresh_from_db()
+    return render
+
+
 # --- Steps run by the render jobs ---------------------------------------------------------------
 
 def _message(exc: Exception) -> str:

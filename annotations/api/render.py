@@ -119,6 +119,13 @@ class RenderPicture(APIView):
         return response
 
 
+class RenderCancel(APIView):
+    @extend_schema(request=None, responses={200: RenderSerializer, 409: OpenApiResponse(description="not active")})
+    def post(self, request, pk):
+        render = actions.cancel_render(get_render(request, pk, Cap.RENDER), request.user)
+        return Response(_detail(render.pk))
+
+
 def _deliverable(request, pk, kind) -> Deliverable:
     render = get_render(request, pk, Cap.DOWNLOAD)
     deliverable = render.deliverables.filter(kind=kind).first()

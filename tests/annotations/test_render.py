@@ -165,3 +165,18 @@ def test_a_worker_with_other_weights_refuses_to_render(shot, users, settings):
     render = run_inline(render)
     assert render.status == Render.Status.FAILED
     assert "weights" in render.error and "000000000000" in render.error
+
+
+def test_a_stuck_render_can_be_cancelled_and_retried(shot, users, client_for):
+    approve_all(shot, users)
+    render = render_actions.start_render(shot, users["producer"])
+    path = reverse("api:render-cancel", args=[render.pk])
+    assert client_for(users["reviewer"]).post(path).status_code == 403
+    answer = client_for(users["producer"]).post(path)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "failed" and answer.json()["error"] == "cancelled by producer"
+    assert client_for(users["producer"]).post(path).status_code == 409
+    render = run_inline(render)  # its queued jobs find it failed and do nothing
+    assert render.status == Render.Status.FAILED and render.stretches.filter(attempts=0).count() == 3
+    render_actions.retry_render(render, users["manager"])
+    assert run_inline(render).status == Render.Status.DONE

@@ -81,6 +81,7 @@ def _fill(project, people: dict, upload, clip, label: str) -> Side:
 
     for picture in pipeline.PICTURES:
         default_storage.save(pipeline.picture_name(render, picture), ContentFile(png_bytes()))
+    default_storage.save(pipeline.frame_name(render, 0), ContentFile(png_bytes((64, 48))))
     data = f"deliverable {label}".encode()
     name = default_storage.save(f"{render.storage_dir}/tiny.mp4", ContentFile(data))
     Deliverable.objects.create(render=render, kind="mp4", file=name, filename=f"tiny-{label}.mp4",

@@ -45,6 +45,7 @@ studio:suggested-keyframes     GET     302  404       200       200      200    
 studio:keyframe                GET     302  404       200       200      200      200     404
 studio:keyframe-frame          GET     302  404       200       200      200      200     404
 studio:keyframe-preview        GET     302  404       404       404      404      404     404
+studio:rendered-frame          GET     302  404       200       200      200      200     404
 api:token                      POST    200  200       200       200      200      200     -
 api:me                         GET     403  200       200       200      200      200     -
 api:project-list               GET     403  200       200       200      200      200     -
@@ -95,6 +96,7 @@ api:shot-renders               GET     403  404       200       200      200    
 api:shot-renders               POST    403  404       403       403      409      409     404
 api:render-detail              GET     403  404       200       200      200      200     404
 api:render-retry               POST    403  404       403       403      409      409     404
+api:render-cancel              POST    403  404       403       403      409      409     404
 api:render-contact-sheet       GET     403  404       200       200      200      200     404
 api:render-qc-chart            GET     403  404       200       200      200      200     404
 api:deliverable-download       GET     403  404       403       403      200      200     404
@@ -102,8 +104,8 @@ api:deliverable-manifest       GET     403  404       403       403      200    
 """
 # Notes on cells that are not plain yes/no:
 #   login POST/PUT re-show the form (wrong password); api:token gives a token for right credentials.
-#   footage-split, shot-renders POST and render-retry: the role may, the state refuses (409:
-#   keyframes exist / not all approved / render not failed), which shows the role check passed.
+#   footage-split, shot-renders POST, render-retry and -cancel: the role may, the state refuses
+#   (409: keyframes exist / not all approved / render finished), which shows the role check passed.
 #   studio:keyframe-preview answers 404 to members too until a preview exists.
 #   The Django admin (admin/...) is for staff only and is checked separately below.
 
@@ -130,6 +132,7 @@ KWARGS = {
     "studio:keyframe": lambda i: {"pk": i["keyframe"]},
     "studio:keyframe-frame": lambda i: {"pk": i["keyframe"]},
     "studio:keyframe-preview": lambda i: {"pk": i["keyframe"]},
+    "studio:rendered-frame": lambda i: {"pk": i["shot"], "frame": 0},
     "api:project-detail": lambda i: {"pk": i["project"]},
     "api:member-list": lambda i: {"pk": i["project"]},
     "api:member-detail": lambda i: {"pk": i["project"], "member_pk": i["member"]},
@@ -161,6 +164,7 @@ KWARGS = {
     "api:shot-renders": lambda i: {"pk": i["shot"]},
     "api:render-detail": lambda i: {"pk": i["render"]},
     "api:render-retry": lambda i: {"pk": i["render"]},
+    "api:render-cancel": lambda i: {"pk": i["render"]},
     "api:render-contact-sheet": lambda i: {"pk": i["render"]},
     "api:render-qc-chart": lambda i: {"pk": i["render"]},
     "api:deliverable-download": lambda i: {"pk": i["render"], "kind": "mp4"},
@@ -200,6 +204,7 @@ BODIES = {
     ("api:notification-read", "POST"): lambda w: ("json", {}),
     ("api:shot-renders", "POST"): lambda w: ("json", {}),
     ("api:render-retry", "POST"): lambda w: ("json", {}),
+    ("api:render-cancel", "POST"): lambda w: ("json", {}),
 }
 
 

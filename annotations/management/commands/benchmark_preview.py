@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                         self.stdout.write(f"  {mode}: {n} editor{'s' if n > 1 else ''}…")
                         result = asyncio.run(self._drive(port, fixture, n, edits, think_ms / 1000, shared))
                         rows.append((mode, n, result))
+                        self.stdout.write("    " + self._row(mode, n, result))
         finally:
             self._teardown(fixture)
         self._report(rows, width, height, edits, shared)
@@ -199,14 +201,14 @@ class Command(BaseCommand):
         await asyncio.sleep(start_delay)
         url = f"ws://127.0.0.1:{port}/ws/keyframes/{keyframe_id}/"
         rng = random.Random(index)
-        point_id = f"bench{index}"
+        point_id = uuid.uuid4().hex[:12]
         latencies, compute = [], []
         async with websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
                                       max_size=2**24) as ws:
             pending: dict[str, float] = {}
             acked: dict[str, int] = {}
             done = asyncio.Event()
-            state = {"wait": None}
+            state = {"wait": None, "error": None}
 
             async def reader():
                 async for raw in ws:
@@ -225,7 +227,8 @@ class Command(BaseCommand):
                             state["wait"] = None
                             done.set()
                     elif kind in ("error", "conflict"):
-                        raise CommandError(f"server answered {kind}: {message['message']}")
+                        state["error"] = f"server answered {kind}: {message['message']}"
+                        done.set()
 
             task = asyncio.create_task(reader())
             await ws.send(json.dumps({"type": "edit", "request": "setup", "ops": [
@@ -239,6 +242,8 @@ class Command(BaseCommand):
                 await ws.send(json.dumps({"type": "edit", "request": request, "ops": [
                     {"op": "update_point", "id": point_id, "changes": {"x": round(x, 1), "y": round(y, 1)}}]}))
                 await asyncio.wait_for(done.wait(), timeout=120)
+                if state["error"]:
+                    raise CommandError(state["error"])
                 if number < WARMUP_EDITS:  # the first previews include loading the model
                     latencies.clear()
                     compute.clear()
@@ -256,6 +261,10 @@ class Command(BaseCommand):
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
         for mode, n, result in rows:
-            lat = result["latencies"]
-            self.stdout.write(f"{mode:<10}{n:>8}{len(lat):>7}{percentile(lat, 50):>9.0f}{percentile(lat, 95):>9.0f}"
-                              f"{max(lat) if lat else float('nan'):>9.0f}{statistics.median(result['compute']) if result['compute'] else float('nan'):>12.0f}")
+            self.stdout.write(self._row(mode, n, result))
+
+    @staticmethod
+    def _row(mode, n, result) -> str:
+        lat, compute = result["latencies"], result["compute"]
+        return (f"{mode:<10}{n:>8}{len(lat):>7}{percentile(lat, 50):>9.0f}{percentile(lat, 95):>9.0f}"
+                f"{max(lat) if lat else float('nan'):>9.0f}{statistics.median(compute) if compute else float('nan'):>12.0f}")
