@@ -82,3 +82,45 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["created", "keyframe", "kind", "actor", "content_hash"]
+    list_filter = ["kind"]
+    readonly_fields = ["keyframe", "revision", "content_hash", "kind", "actor", "comment", "sources", "created"]
+
+
+@admin.register(models.ReviewComment)
+class ReviewCommentAdmin(admin.ModelAdmin):
+    list_display = ["created", "keyframe", "author", "x", "y"]
+
+
+@admin.register(models.Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created", "recipient", "project", "verb", "read_at"]
+    list_filter = ["verb", "project"]
+
+
+class RenderStretchInline(admin.TabularInline):
+    model = models.RenderStretch
+    extra = 0
+    can_delete = False
+    readonly_fields = ["index", "start", "end", "status", "frames_done", "attempts", "finished"]
+    fields = readonly_fields
+
+
+class DeliverableInline(admin.TabularInline):
+    model = models.Deliverable
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "filename", "size_bytes", "created"]
+    fields = readonly_fields
+
+
+@admin.register(models.Render)
+class RenderAdmin(admin.ModelAdmin):
+    list_display = ["created", "shot", "status", "progress", "requested_by", "output_hash"]
+    list_filter = ["status"]
+    readonly_fields = ["uid", "inputs_hash", "output_hash", "engines", "keyframes", "qc"]
+    inlines = [RenderStretchInline, DeliverableInline]

@@ -1,7 +1,6 @@
 """`colorproj propagate`, `train propagate`, `evaluate propagate`, `benchmark propagate`."""
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time

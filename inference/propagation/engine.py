@@ -1,10 +1,8 @@
 """ShotPropagator: color keyframes carried through a shot (see the package docstring for the API)."""
 from __future__ import annotations
 
-import bisect
-import hashlib
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -149,7 +147,6 @@ class ShotPropagator:
         work_ab = {origin: self._work_ab(keys[origin], work)}
         if walk:
             work_ab.update(self._walk(order, lumas, keys, work, target is not None, work_ab[origin]))
-        full = {}
         for index in range(start, end):
             if index in keys:  # keyframes pass through with their own chroma at full resolution
                 rgb = with_luma(source.luma(index), as_float(keys[index]))
@@ -178,7 +175,9 @@ class ShotPropagator:
             steps = ((lumas[order[j]], to_next[j + 1], conf_next[j + 1]) for j in range(last - 1, 0, -1))
             chain = keyframe_chain(self._work_ab(keys[target], work), lumas[target], steps)
             for j, cand in zip(range(last - 1, 0, -1), chain):
-                targets[j] = (cand.ab.astype(np.float16), cand.confidence.astype(np.float16), cand.mismatch.astype(np.float16))
+                # kept as float16 until used: a long stretch holds one per frame
+                targets[j] = (cand.ab.astype(np.float16), cand.confidence.astype(np.float16),
+                              cand.mismatch.astype(np.float16))
         steps = ((lumas[order[j]], to_prev[j], conf_prev[j]) for j in range(1, last))
         chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
         result = {}
@@ -234,10 +233,3 @@ class ShotPropagator:
         small = cv2.resize(as_float(rgb), (work[1], work[0]), interpolation=cv2.INTER_AREA)
         return np.ascontiguousarray(rgb_to_lab(small)[..., 1:])
 
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

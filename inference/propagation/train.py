@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .data import PACKED, is_validation, load_clip, pack, pack_clip, video_split
-from .features import Candidate, absent, flow_blend, keyframe_chain, network_input, previous_candidate
+from .data import PACKED, load_clip, pack, pack_clip, video_split
+from .features import absent, flow_blend, keyframe_chain, network_input, previous_candidate
 from .network import AB_SCALE, FusionNet
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / ".train" / "propagation"
@@ -208,7 +208,7 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
-    folders = [f for f in pack(log=log) if not is_validation(f.name)]
+    folders = pack(log=log)  # training clips only: the split is made when packing
     val_rng = np.random.default_rng(12345)
     val = validation_clips(log)
     val_batches = [_batch_for(val, val_rng, 8, 4) for _ in range(4)]

@@ -111,4 +111,13 @@ def world(project, users, outsider, django_user_model, upload, clips) -> World:
         other_people[role] = person
     mine = _fill(project, users, upload, clips("h264"), "mine")
     theirs = _fill(other, other_people, upload, clips("h264"), MARKER)
-    return World(users=users, outsider=outsider, other_manager=other_manager, mine=mine, other=theirs)
+    # A finished preview of each keyframe (as a preview worker leaves it), forgotten afterwards.
+    from annotations.studio.state import preview_state
+
+    state = preview_state()
+    keyframes = [mine.ids["keyframe"], theirs.ids["keyframe"]]
+    for keyframe_id in keyframes:
+        state.finish(keyframe_id, 2, png_bytes(), {"revision": 2})
+    yield World(users=users, outsider=outsider, other_manager=other_manager, mine=mine, other=theirs)
+    for keyframe_id in keyframes:
+        state.forget(keyframe_id)

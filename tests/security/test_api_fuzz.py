@@ -99,3 +99,23 @@ def test_api_from_its_schema(world, token):
     assert not failures, "\n\n".join(failures)
     # The fuzz reached real objects (generated ids hit them) as well as the refusals.
     assert answered[2] >= 30 and answered[4] >= 30, answered
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name, args, body", [
+    ("api:notification-read", [], {"ids": [10**30]}),
+    ("api:keyframe-approve", ["keyframe"], {"references": [10**30]}),
+    ("api:footage-split", ["footage"], {"cuts": [10**30]}),
+])
+def test_numbers_too_large_for_the_database_are_no_500(world, client_for, name, args, body):
+    """Found by the fuzz: JSON integers have no size limit, database columns do (SQLite raised
+    OverflowError; PostgreSQL compares such a number as numeric and finds nothing)."""
+    from django.urls import reverse
+
+    user = world.users["reviewer" if "approve" in name else "manager"]
+    url = reverse(name, args=[world.mine.ids[a] for a in args])
+    response = client_for(user).post(url, body, format="json")
+    if name == "api:notification-read" and response.status_code == 200:
+        assert response.json()["marked"] == 0
+    else:
+        assert response.status_code == 400, response.content

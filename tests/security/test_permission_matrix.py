@@ -44,7 +44,7 @@ studio:shot                    GET     302  404       200       200      200    
 studio:suggested-keyframes     GET     302  404       200       200      200      200     404
 studio:keyframe                GET     302  404       200       200      200      200     404
 studio:keyframe-frame          GET     302  404       200       200      200      200     404
-studio:keyframe-preview        GET     302  404       404       404      404      404     404
+studio:keyframe-preview        GET     302  404       200       200      200      200     404
 studio:rendered-frame          GET     302  404       200       200      200      200     404
 api:token                      POST    200  200       200       200      200      200     -
 api:me                         GET     403  200       200       200      200      200     -
@@ -106,7 +106,6 @@ api:deliverable-manifest       GET     403  404       403       403      200    
 #   login POST/PUT re-show the form (wrong password); api:token gives a token for right credentials.
 #   footage-split, shot-renders POST, render-retry and -cancel: the role may, the state refuses
 #   (409: keyframes exist / not all approved / render finished), which shows the role check passed.
-#   studio:keyframe-preview answers 404 to members too until a preview exists.
 #   The Django admin (admin/...) is for staff only and is checked separately below.
 
 
