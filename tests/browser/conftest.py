@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import DISTRIBUTED
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]

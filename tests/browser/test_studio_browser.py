@@ -150,7 +150,7 @@ def test_viewer_cannot_edit(login, keyframe, users):
     assert Keyframe.objects.get(pk=keyframe.pk).head.number == 1
 
 
-def test_shot_page_adds_a_keyframe(login, shot, users):
+def test_shot_page_adds_a_keyframe(login, shot, users, screenshot):
     page = login("annotator", "pw-annotator")
     page.goto(f"/studio/shots/{shot.pk}/")
     wait_until(page, "document.getElementById('shot-page').dataset.frame === '0'")
@@ -162,5 +162,30 @@ def test_shot_page_adds_a_keyframe(login, shot, users):
     page.click("#add-keyframe")
     page.wait_for_selector("#keyframe-list li[data-frame='8']")
     assert Keyframe.objects.filter(shot=shot, frame=8).exists()
+    screenshot(page, "shot-page")
     page.click("#open-keyframe")
     page.wait_for_url(f"**/studio/keyframes/{Keyframe.objects.get(shot=shot, frame=8).pk}/")
+
+
+def test_project_page_adds_a_reference_with_a_color_picked_from_its_image(login, project, users, tmp_path):
+    import cv2
+    import numpy as np
+
+    from annotations.models import ColorReference
+
+    swatch = np.zeros((60, 90, 3), np.uint8)
+    swatch[:] = (192, 128, 64)  # BGR: #4080c0
+    cv2.imwrite(str(tmp_path / "tunic.png"), swatch)
+    page = login("reviewer", "pw-reviewer")
+    page.goto(f"/studio/projects/{project.pk}/")
+    page.fill("input[name=name]", "Tunic, 1914")
+    page.fill("textarea[name=citation]", "Regimental order book, p. 3")
+    page.set_input_files("#attachment", str(tmp_path / "tunic.png"))
+    page.locator("#picker-canvas").click(position={"x": 30, "y": 20})
+    assert page.input_value("#color-hex") == "#4080c0"
+    page.click("#reference-form button[type=submit]")
+    page.wait_for_selector("#reference-list li[data-reference]")
+    reference = ColorReference.objects.get(project=project, name="Tunic, 1914")
+    assert reference.color == "#4080c0" and reference.citation == "Regimental order book, p. 3"
+    assert reference.attachments.get().content_type == "image/png"
+    assert page.errors == []

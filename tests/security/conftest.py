@@ -5,6 +5,7 @@
                render with its pictures and deliverables). `mine` has a member per role; `other`
                belongs to `other_manager` only, and every text in it carries MARKER, so a response
                that shows any of it to someone outside is caught by looking for the marker.
+               Each keyframe has a finished preview (forgotten afterwards).
     png_bytes  a tiny real PNG
 """
 from __future__ import annotations
@@ -117,7 +118,7 @@ def world(project, users, outsider, django_user_model, upload, clips) -> World:
     state = preview_state()
     keyframes = [mine.ids["keyframe"], theirs.ids["keyframe"]]
     for keyframe_id in keyframes:
-        state.finish(keyframe_id, 2, png_bytes(), {"revision": 2})
+        state.finish(keyframe_id, 2, cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))[1].tobytes(), {})
     yield World(users=users, outsider=outsider, other_manager=other_manager, mine=mine, other=theirs)
     for keyframe_id in keyframes:
         state.forget(keyframe_id)

@@ -8,7 +8,6 @@ temporary file is gone, and nothing is written outside media storage.
 from __future__ import annotations
 
 import io
-import os
 import stat
 import struct
 import uuid
