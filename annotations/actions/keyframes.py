@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from annotations import events
 from annotations.actions.audit import record
 from annotations.errors import Conflict, Invalid
-from annotations.models import HintRevision, Keyframe, Shot
+from annotations.models import ColorReference, HintRevision, Keyframe, Shot
 from annotations.models.keyframes import EMPTY_HINTS, content_hash
 from inference.hints import HintError, parse_hints
 
@@ -159,6 +159,11 @@ def _validate(content: dict, shot: Shot) -> dict:
         ids = [item["id"] for item in hints[kind]]
         if len(ids) != len(set(ids)):
             raise Invalid(f"duplicate {kind[:-1]} ids")
+    # A hint may cite only a color reference of its own project.
+    cited = {point["reference"] for point in hints["points"] if "reference" in point}
+    known = set(ColorReference.objects.filter(project_id=shot.project_id, pk__in=cited).values_list("pk", flat=True))
+    if cited - known:
+        raise Invalid(f"unknown color reference {min(cited - known)} in this project")
     return hints
 
 

@@ -100,5 +100,7 @@ def add_attachment(reference: ColorReference, actor, uploaded) -> ReferenceAttac
 def delete_attachment(attachment: ReferenceAttachment, actor) -> None:
     record(attachment.reference.project, actor, "reference.attachment_deleted", attachment,
            before={"reference": attachment.reference_id, "name": attachment.name})
-    attachment.file.delete(save=False)
+    file = attachment.file
     attachment.delete()
+    # The file goes only once the row's deletion is committed, so a rollback loses nothing.
+    transaction.on_commit(lambda: file.storage.delete(file.name))

@@ -342,9 +342,9 @@ def test_a_hint_cannot_cite_another_projects_reference(matrix_world):
     response = annotator.post(reverse("api:keyframe-hint-ops", args=[mine["keyframe"]]), {"ops": [
         {"op": "add_point", "point": {"x": 3, "y": 3, "color": "#102030", "reference": other["reference"]}}]},
         format="json")
-    # Whatever the answer (today 200: hint references are not yet checked against the project),
-    # nothing of the other project comes back, and the review shows no such source.
-    assert response.status_code in (200, 400), response.content
+    # Refused, without echoing anything of the other project; the review shows no such source.
+    assert response.status_code == 400, response.content
+    assert "unknown color reference" in response.json()["detail"]
     assert MARKER not in response.content.decode()
     reviews = annotator.get(reverse("api:keyframe-reviews", args=[mine["keyframe"]]))
     assert reviews.status_code == 200 and MARKER not in reviews.content.decode()
