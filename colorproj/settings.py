@@ -126,7 +126,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 # Pages that still embed inline <script> blocks (see colorproj.security.ContentSecurityPolicyMiddleware).
-CSP_INLINE_SCRIPT_PREFIXES = ["/review/", "/api/redoc/"]
+CSP_INLINE_SCRIPT_PREFIXES = ["/api/redoc/"]
 
 ROOT_URLCONF = "colorproj.urls"
 ASGI_APPLICATION = "colorproj.asgi.application"
