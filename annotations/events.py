@@ -41,27 +41,36 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     _server_loop = loop
 
 
-def send_now(groups: list[str], event: str, data: dict) -> None:
-    """Send at once, from any thread (job threads, request threads, Celery workers)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": "studio.event", "event": event, "data": data}
+def deliver(send) -> None:
+    """Run `send()` (a channel-layer coroutine factory) from any thread: job threads, request
+    threads, Celery workers. Raises what the send raises."""
     loop = _server_loop
-    handoff = (isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running()
-               and not _runs_on(loop))
-    for group in groups:
-        try:
-            if handoff:
-                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=5)
-            else:
-                async_to_sync(layer.group_send)(group, message)
-        except Exception:  # a live update is best-effort; the rows are already committed
-            log.exception("could not send %s to %s", event, group)
+    if isinstance(get_channel_layer(), InMemoryChannelLayer) and loop is not None and loop.is_running() \
+            and not _runs_on(loop):
+        asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=30)
+    else:
+        async_to_sync(_await)(send)
+
+
+async def _await(send) -> None:
+    await send()
 
 
 def _runs_on(loop: asyncio.AbstractEventLoop) -> bool:
     return getattr(loop, "_thread_id", None) == threading.get_ident()
+
+
+def send_now(groups: list[str], event: str, data: dict) -> None:
+    """Send at once, from any thread."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "studio.event", "event": event, "data": data}
+    for group in groups:
+        try:
+            deliver(lambda: layer.group_send(group, message))
+        except Exception:  # a live update is best-effort; the rows are already committed
+            log.exception("could not send %s to %s", event, group)
 
 
 def broadcast(groups: list[str], event: str, data: dict) -> None:

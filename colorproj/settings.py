@@ -194,7 +194,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:channels"},
+            # redis-py's default 5 s socket timeout equals channels_redis' 5 s blocking read:
+            # without a longer one, every idle consumer would be dropped.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": f"{REDIS_PREFIX}:channels"},
         }
     }
 else:

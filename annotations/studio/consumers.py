@@ -18,6 +18,8 @@ Server -> client:
 """
 from __future__ import annotations
 
+import asyncio
+
 import json
 import logging
 import uuid
@@ -118,7 +120,7 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
     # --- Connection -----------------------------------------------------------------------------
 
     async def connect(self):
-        previews.bind_server_loop()
+        events.bind_server_loop(asyncio.get_running_loop())  # also when served without colorproj.asgi (tests)
         self.keyframe_id = int(self.scope["url_route"]["kwargs"]["keyframe_id"])
         self.user = self.scope.get("user")
         keyframe = await load_keyframe(self.keyframe_id)

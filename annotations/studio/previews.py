@@ -11,7 +11,6 @@ editor), and a 512-px JPEG is a few tens of kilobytes.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import os
@@ -20,7 +19,6 @@ import time
 
 import cv2
 import numpy as np
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -69,37 +67,9 @@ def preview_method(requested: str | None = None) -> str:
     return requested or getattr(settings, "COLORPROJ_PREVIEW_METHOD", "cnn")
 
 
-# --- Delivery to the sockets ---------------------------------------------------------------------
-
-_server_loop: asyncio.AbstractEventLoop | None = None
-
-
-def bind_server_loop() -> None:
-    """Called by the socket consumers: the event loop the in-memory channel layer lives on."""
-    global _server_loop
-    _server_loop = asyncio.get_running_loop()
-
-
-def _deliver(send) -> None:
-    """Run `send()` (a channel-layer coroutine factory) from a job.
-
-    The in-memory channel layer (embedded mode) keeps asyncio queues that only the server's
-    event loop may touch, so a job thread hands the send to that loop; with Redis any loop will do.
-    """
-    loop = _server_loop
-    if settings.JOBS_MODE != "celery" and loop is not None and loop.is_running():
-        asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=30)
-    else:
-        async_to_sync(_await)(send)
-
-
-async def _await(send) -> None:
-    await send()
-
-
 def send_event(keyframe_id: int, event: str, data: dict) -> None:
     message = {"type": "studio.event", "event": event, "data": data}
-    _deliver(lambda: get_channel_layer().group_send(events.keyframe_group(keyframe_id), message))
+    events.deliver(lambda: get_channel_layer().group_send(events.keyframe_group(keyframe_id), message))
 
 
 # --- Geometry: hints are in source pixels, the preview is computed at preview size -------------
@@ -231,7 +201,7 @@ def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_ch
     except Exception as exc:
         log.exception("suggestions for keyframe %s failed", keyframe_id)
         reply["error"] = f"suggestions failed: {exc}"
-    _deliver(lambda: get_channel_layer().send(reply_channel, reply))
+    events.deliver(lambda: get_channel_layer().send(reply_channel, reply))
 
 
 def request_suggestions(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
