@@ -9,8 +9,6 @@ import cv2
 import numpy as np
 
 REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-# Y'CbCr (Rec. 709) chroma axes: R' = Y' + 1.5748 Cr, B' = Y' + 1.8556 Cb, G' from Y'.
-_CR_TO_R, _CB_TO_B = 1.5748, 1.8556
 
 
 def as_float(image: np.ndarray) -> np.ndarray:
@@ -48,40 +46,53 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb, 0.0, 1.0)
 
 
-def luma_to_L(luma: np.ndarray) -> np.ndarray:
-    """CIE L* of the neutral gray with this luma (for gray, Y' = R' = G' = B')."""
+_L_TABLE_SIZE = 65536
+
+
+def _exact_luma_to_L(luma: np.ndarray) -> np.ndarray:
     gray = np.repeat(as_float(luma)[..., None], 3, axis=2)
     return rgb_to_lab(gray)[..., 0]
 
 
-def with_luma(luma: np.ndarray, color: np.ndarray) -> np.ndarray:
-    """RGB whose luma is exactly `luma` and whose chroma (Cb, Cr) comes from `color`.
+# L* depends on luma alone for a neutral gray; a table makes it a lookup (OpenCV's float Lab is
+# itself stepwise, so the nearest of 65536 entries reproduces it).
+_L_TABLE = _exact_luma_to_L(np.linspace(0.0, 1.0, _L_TABLE_SIZE, dtype=np.float32)[None])[0]
 
-    Where the combination would leave the RGB cube, chroma is scaled toward gray
-    (never the luma), so the output luma equals the source luma up to 8-bit
-    rounding; this is what keeps a colorized frame faithful to its scan.
+
+def luma_to_L(luma: np.ndarray) -> np.ndarray:
+    """CIE L* of the neutral gray with this luma (for gray, Y' = R' = G' = B')."""
+    index = (np.clip(as_float(luma), 0.0, 1.0) * (_L_TABLE_SIZE - 1) + 0.5).astype(np.int32)
+    return _L_TABLE[index]
+
+
+def with_luma(luma: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """RGB whose luma is exactly `luma` and whose chroma (R'-Y', G'-Y', B'-Y') comes from `color`.
+
+    Where the combination would leave the RGB cube, chroma is scaled toward gray (never the
+    luma), so the output luma equals the source luma up to 8-bit rounding; this is what keeps a
+    colorized frame faithful to its scan. Written on planes: numpy reductions over a 3-long
+    last axis are slow, and this runs on every full-resolution frame.
     """
-    y = as_float(luma)[..., None]
-    color = as_float(color)
-    color_y = color @ REC709
-    cb = (color[..., 2] - color_y) / _CB_TO_B
-    cr = (color[..., 0] - color_y) / _CR_TO_R
-    # Per-channel offset from Y' for unit chroma scale.
-    dr = _CR_TO_R * cr
-    db = _CB_TO_B * cb
-    dg = -(REC709[0] * dr + REC709[2] * db) / REC709[1]
-    delta = np.stack([dr, dg, db], axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        upper = np.where(delta > 1e-6, (1.0 - y) / delta, np.inf)
-        lower = np.where(delta < -1e-6, -y / delta, np.inf)
-    scale = np.clip(np.minimum(upper, lower).min(axis=-1, keepdims=True), 0.0, 1.0)
-    return np.clip(y + delta * scale, 0.0, 1.0).astype(np.float32)
+    y = as_float(luma)
+    r, g, b = cv2.split(np.ascontiguousarray(as_float(color)))
+    color_y = REC709[0] * r + REC709[1] * g + REC709[2] * b
+    deltas = [r - color_y, g - color_y, b - color_y]
+    # The largest scale keeping y + s * delta inside [0, 1] is 1 / (the largest of delta / (1 - y)
+    # for channels pushed up and -delta / y for channels pushed down), capped at 1.
+    to_top = 1.0 / np.maximum(1.0 - y, 1e-12)
+    to_bottom = -1.0 / np.maximum(y, 1e-12)
+    reach = np.ones_like(y)
+    for delta in deltas:
+        np.maximum(reach, np.maximum(delta * to_top, delta * to_bottom), out=reach)
+    scale = 1.0 / reach
+    out = cv2.merge([y + delta * scale for delta in deltas])
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def compose_lab(luma: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Full-resolution RGB from source luma and an a/b chroma plane of the same size."""
-    L = luma_to_L(luma)
-    rgb = lab_to_rgb(np.dstack([L, ab.astype(np.float32)]))
+    a, b = cv2.split(np.ascontiguousarray(ab, dtype=np.float32))
+    rgb = lab_to_rgb(cv2.merge([luma_to_L(luma), a, b]))
     return with_luma(luma, rgb)
 
 

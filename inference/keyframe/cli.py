@@ -38,6 +38,8 @@ def register(commands, groups):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--checkpoint-minutes", type=float, default=6.0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="without a checkpoint in --run-dir, start from these weights (e.g. the shipped ones)")
     p.set_defaults(func=_train)
 
     p = groups["evaluate"].add_parser("keyframe", help="PSNR / CIEDE2000 / hint fidelity of the CNN and Levin")
@@ -161,7 +163,7 @@ def _train(args) -> int:
     from inference.keyframe.train import train
 
     return train(args.images, args.data_dir, args.run_dir, args.weights or WEIGHTS, args.steps, args.batch,
-                 args.crop, args.lr, _device(args.device), args.threads, args.checkpoint_minutes)
+                 args.crop, args.lr, _device(args.device), args.threads, args.checkpoint_minutes, args.init)
 
 
 def _evaluate(args) -> int:

@@ -147,7 +147,7 @@ class KeyframeColorizer:
         return (t(luma_n)[:, None], t(hint_n).permute(0, 3, 1, 2), t(mask_n)[:, None], t(boundary_n)[:, None]), (nh, nw)
 
     def _backbone(self, luma_t: torch.Tensor):
-        """Backbone features depend on the luma alone: a preview session edits hints on one keyframe."""
+        """Backbone features depend on the luma alone: the live preview edits hints on one keyframe."""
         digest = hashlib.blake2b(luma_t.cpu().numpy().tobytes(), digest_size=16).digest()
         key, feats = self._features
         if key != digest:

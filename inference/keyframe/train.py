@@ -130,8 +130,10 @@ def plot_curve(history: list[dict], path: Path):
     steps = [h["step"] for h in history if "reg" in h]
     if steps:
         a.plot(steps, [h["reg"] for h in history if "reg" in h], label="a/b regression (Huber)")
-        a.plot(steps, [h["cls"] for h in history if "cls" in h], label=f"{len(ab_bins())}-bin cross-entropy (rebalanced)")
-    a.set_xlabel("step"), a.set_title("training loss"), a.legend()
+        a.plot(steps, [h["cls"] for h in history if "cls" in h],
+               label=f"{len(ab_bins())}-bin cross-entropy (rebalanced)")
+        a.legend()
+    a.set_xlabel("step"), a.set_title("training loss")
     val = [h for h in history if "val" in h]
     for n in VAL_HINTS:
         b.plot([h["step"] for h in val], [h["val"][str(n)][0] for h in val], marker="o", label=f"network, {n} hints")
@@ -155,7 +157,8 @@ def export(model, path: Path, meta: dict):
 
 
 def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, batch: int = 16, crop: int = 192,
-          lr: float = 1e-3, device: str = "cpu", threads: int = 1, checkpoint_minutes: float = 6.0):
+          lr: float = 1e-3, device: str = "cpu", threads: int = 1, checkpoint_minutes: float = 6.0,
+          init: Path | None = None):
     torch.set_num_threads(threads)
     run_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "train.log")
@@ -179,6 +182,12 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
         opt.load_state_dict(ckpt["opt"])
         step, history = ckpt["step"], ckpt["history"]
         log.info("resumed at step %d", step)
+    elif init is not None:
+        # A fresh machine has no checkpoint: continue from shipped weights (new optimizer state).
+        blob = torch.load(init, map_location="cpu", weights_only=True)
+        model.load_state_dict({k: v.float() for k, v in blob["state"].items()}, strict=False)
+        step = int(blob.get("meta", {}).get("step", 0))
+        log.info("initialized from %s (step %d)", init, step)
     model.to(device).train()
     class_weights = class_weights.to(device)
     log.info("training: %d images (%d validation), %d trainable parameters, batch %d, crop %d, to step %d",

@@ -8,9 +8,8 @@ import cv2
 import numpy as np
 import torch
 
-from inference.color import as_float, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
+from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
 
-from .compose import compose
 from .features import Candidate, absent, flow_blend, keyframe_chain, network_input, previous_candidate
 from .flow import MotionEstimator, consistency
 from .network import AB_SCALE, FusionNet
@@ -152,7 +151,7 @@ class ShotPropagator:
                 rgb = with_luma(source.luma(index), as_float(keys[index]))
             else:
                 luma = source.luma(index)
-                rgb = compose(luma, self._upsample(luma, work_ab[index]))
+                rgb = compose_lab(luma, self._upsample(luma, work_ab[index]))
             yield index, to_uint8(rgb)
 
     def _walk(self, order, lumas, keys, work, has_target: bool, origin_ab):

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 from django.test import Client
 from django.urls import reverse
-from review_fixtures import *  # noqa: F401,F403
-from review_fixtures import CLIP_FRAMES, CLIP_TIMECODE, approve_all, audio_packets, hints, run_inline, wait_render
+from tests.annotations.review_helpers import CLIP_FRAMES, CLIP_TIMECODE, approve_all, audio_packets, hints, run_inline, wait_render
 
 from annotations import frames
 from annotations.actions.render import start_render

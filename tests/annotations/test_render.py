@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
-from review_fixtures import *  # noqa: F401,F403
-from review_fixtures import annotate, approve_all, hints, run_inline
+from tests.annotations.review_helpers import annotate, approve_all, hints, run_inline
 
 from annotations.actions import render as render_actions
 from annotations.actions import review

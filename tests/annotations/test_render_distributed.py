@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
-from review_fixtures import *  # noqa: F401,F403
-from review_fixtures import approve_all, wait_render
+from tests.annotations.review_helpers import approve_all, wait_render
 
 from annotations.actions.render import start_render
 from annotations.models import Render, RenderStretch

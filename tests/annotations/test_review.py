@@ -5,8 +5,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.urls import reverse
-from review_fixtures import *  # noqa: F401,F403
-from review_fixtures import GREEN, RED, annotate, approve_all, hints
+from tests.annotations.review_helpers import GREEN, RED, annotate, approve_all, hints
 
 from annotations import events
 from annotations.actions import projects, references, review

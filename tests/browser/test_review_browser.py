@@ -6,7 +6,7 @@ from __future__ import annotations
 from annotations.actions import references, review
 from annotations.actions.render import start_render
 from annotations.models import Keyframe, ReviewComment
-from tests.annotations.review_fixtures import annotate, approve_all, hints, render_methods, wait_render  # noqa: F401
+from tests.annotations.review_helpers import annotate, approve_all, hints, wait_render
 
 LOADED = "() => { const i = document.querySelector('img.preview'); return i.complete && i.naturalWidth > 0; }"
 

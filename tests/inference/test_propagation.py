@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from inference.color import as_float, compose_lab, rgb_to_lab, to_luma, to_uint8, with_luma
+from inference.color import as_float, rgb_to_lab, to_luma, to_uint8, with_luma
 from inference.propagation import PropagationError, ShotPropagator, stretches
-from inference.propagation.compose import compose
 from inference.propagation.engine import WEIGHTS
 from inference.propagation.evaluate import cdc, psnr, synthetic_shot
 
@@ -89,15 +88,6 @@ def test_callable_source_progress_and_guided_full_resolution():
     assert calls[-1] == (6, 6) and len(calls) == 6
     assert np.mean([psnr(out[i], color[i]) for i in range(1, 5)]) > 22
     assert np.abs(to_luma(out[3]) * 255 - gray[3]).max() <= 1.0
-
-
-def test_fast_composition_matches_the_shared_one():
-    rng = np.random.default_rng(0)
-    luma = rng.random((40, 50)).astype(np.float32)
-    luma[:3], luma[3:6] = 0.0, 1.0
-    ab = (rng.standard_normal((40, 50, 2)) * 40).astype(np.float32)
-    assert np.abs(compose(luma, ab) - compose_lab(luma, ab)).mean() < 1e-3
-    assert np.abs(to_uint8(compose(luma, ab)).astype(int) - to_uint8(compose_lab(luma, ab))).max() <= 3
 
 
 def test_cdc_is_zero_for_a_still_and_grows_with_flicker(shot):

@@ -1,30 +1,12 @@
-"""Fixtures and helpers shared by the review, render and deliverable tests.
-
-Import with `from review_fixtures import *` (tests/annotations is on sys.path under pytest).
-"""
+"""Helpers shared by the review, render and deliverable tests (their fixtures are in conftest.py)."""
 from __future__ import annotations
 
 import time
-
-import pytest
 
 from annotations.actions import review
 from annotations.actions.keyframes import add_keyframe, save_hints
 
 RED, GREEN = "#b03020", "#2f8a3a"
-
-
-def engine_methods() -> tuple[str, str]:
-    """The CNNs when their weights are in the tree, else the classical methods."""
-    from inference.keyframe.engine import WEIGHTS as KEYFRAME_WEIGHTS
-    from inference.propagation.engine import WEIGHTS as PROPAGATION_WEIGHTS
-
-    return ("cnn" if KEYFRAME_WEIGHTS.exists() else "levin", "cnn" if PROPAGATION_WEIGHTS.exists() else "flow")
-
-
-@pytest.fixture(autouse=True)
-def render_methods(settings):
-    settings.COLORPROJ_RENDER_KEYFRAME_METHOD, settings.COLORPROJ_RENDER_PROPAGATION_METHOD = engine_methods()
 
 
 def hints(color=RED, reference=None, x=20, y=15, with_stroke=True) -> dict:
@@ -117,11 +99,6 @@ def encode_with_audio(path, frame_count: int = CLIP_FRAMES, timecode: str = CLIP
             container.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(video.encode(None))
     return path
-
-
-@pytest.fixture(scope="session")
-def audio_clip(tmp_path_factory):
-    return encode_with_audio(tmp_path_factory.mktemp("audio") / "reel_with_sound.mov")
 
 
 def audio_packets(path) -> list[bytes]:
