@@ -80,7 +80,9 @@ def studio_server(django_db_setup, django_db_blocker, media_root, celery_worker,
             server.kill()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while it is
+# open, which would break every later async test and async_to_sync call outside this folder.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
