@@ -162,6 +162,17 @@ def clips(tmp_path_factory):
     return make
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each async test runs on its own event loop and the Redis layer keeps per-loop locks:
+    every test starts with a new channel layer."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def upload():
     """upload(path_or_bytes, name=None) -> an uploaded file as Django's upload handler makes it."""

@@ -27,16 +27,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 TIMEOUT = 60  # the first preview loads the model
 
 
-@pytest.fixture(autouse=True)
-def fresh_channel_layer():
-    """Each test runs on its own event loop; the Redis layer keeps per-loop locks, so start afresh."""
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
 def app():
     return URLRouter(websocket_urlpatterns)
 
