@@ -28,6 +28,7 @@ from django.core.files.storage import default_storage
 from annotations import frames
 from annotations.render import pictures, pipeline, qc
 from inference.color import REC709, as_float
+from inference.metrics import sha256_file
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same frames give the same zip bytes
@@ -41,14 +42,6 @@ def slug(name: str) -> str:
 def file_names(render) -> dict[str, str]:
     base = f"{slug(render.shot.name)}_r{render.pk}"
     return {"mp4": f"{base}_review.mp4", "prores": f"{base}_prores422hq.mov", "png": f"{base}_png16.zip"}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- Y'CbCr ---------------------------------------------------------------------------------------

@@ -5,12 +5,13 @@ runs has exactly those weights, so a worker with other weights cannot slip diffe
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from pathlib import Path
 
 from django.conf import settings
+
+from inference.metrics import sha256_file
 
 LEARNED = {"keyframe": "cnn", "propagation": "cnn"}
 _engines: dict[tuple, tuple[object, str | None]] = {}
@@ -41,11 +42,7 @@ def weights_sha256(path: Path) -> str | None:
     key = ("sha256", *_stamp(path))
     with _lock:
         if key not in _cache:
-            digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            _cache[key] = digest.hexdigest()
+            _cache[key] = sha256_file(path)
         return _cache[key]
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import threading
 import time
 
 import cv2
@@ -23,6 +22,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from annotations import events, frames
+from annotations.render import engines
 from annotations.studio.state import preview_state
 from colorproj.jobs import enqueue, job
 from inference.color import to_uint8
@@ -34,31 +34,26 @@ PREVIEW_LONG_SIDE = 512
 JPEG_QUALITY = 85
 PREVIEW_TORCH_THREADS = int(os.environ.get("COLORPROJ_PREVIEW_TORCH_THREADS", "1"))
 
-_engine = None
-_engine_lock = threading.Lock()
+_threads_set = False
 
 
 def engine():
-    """The keyframe engine of this process, loaded on first use."""
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            import torch
+    """The keyframe engine of this process: the one render jobs and review pages use too, so a
+    process holds a single copy of the network."""
+    global _threads_set
+    if not _threads_set:
+        import torch
 
-            from inference.keyframe.engine import KeyframeColorizer
-
-            # Previews run side by side on the preview queue: one intra-op thread each beats
-            # several contending for the cores (measured ~100 ms vs ~900 ms for 512 px on 2 busy cores).
-            torch.set_num_threads(PREVIEW_TORCH_THREADS)
-            started = time.monotonic()
-            try:
-                _engine = KeyframeColorizer.load(device=getattr(settings, "COLORPROJ_INFERENCE_DEVICE", "cpu"))
-            except FileNotFoundError as exc:
-                # No trained network here: previews still work with the classical method.
-                log.warning("keyframe network weights missing (%s); previews use the classical method", exc)
-                _engine = KeyframeColorizer.levin_only()
-            log.info("keyframe engine loaded in %.1fs", time.monotonic() - started)
-        return _engine
+        # Previews run side by side on the preview queue: one intra-op thread each beats
+        # several contending for the cores (measured ~100 ms vs ~900 ms for 512 px on 2 busy cores).
+        torch.set_num_threads(PREVIEW_TORCH_THREADS)
+        _threads_set = True
+    try:
+        return engines.keyframe_engine("cnn")
+    except FileNotFoundError as exc:
+        # No trained network here: previews still work with the classical method.
+        log.warning("keyframe network weights missing (%s); previews use the classical method", exc)
+        return engines.keyframe_engine("levin")
 
 
 def preview_method(requested: str | None = None) -> str:

@@ -17,6 +17,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from inference import color
 from inference.hints import ColorPoint, Hints
+from inference.metrics import psnr
 from inference.keyframe import data
 
 
@@ -67,7 +68,7 @@ def evaluate(folder: Path, size: int, counts: list[int], split: str, limit: int,
     for i, path in enumerate(paths):
         rgb = data.square(data.read_rgb(path), size)
         gray = color.to_uint8(color.to_luma(rgb))
-        lab_gt = rgb2lab(rgb)
+        lab_gt, colorfulness_gt = rgb2lab(rgb), colorfulness(rgb)
         for n in counts:
             hints = simulated_hints(np.random.default_rng([i, n]), rgb, n)
             for m in methods:
@@ -75,12 +76,11 @@ def evaluate(folder: Path, size: int, counts: list[int], split: str, limit: int,
                 out = engine.colorize(gray, hints, method=m, long_side=size)
                 s = stats[(m, n)]
                 s["s"].append(time.perf_counter() - t)
-                mse = np.mean((out.astype(np.float64) - rgb) ** 2)
-                s["psnr"].append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+                s["psnr"].append(psnr(out, rgb))
                 s["de"].append(float(deltaE_ciede2000(lab_gt, rgb2lab(out)).mean()))
                 s["hint"].extend(hint_error(out, hints))
                 s["cf"].append(colorfulness(out))
-                s["cf_gt"].append(colorfulness(rgb))
+                s["cf_gt"].append(colorfulness_gt)
         print(f"\revaluated {i + 1}/{len(paths)} images ({time.time() - started:.0f} s)", end="", file=sys.stderr,
               flush=True)
     print(file=sys.stderr)

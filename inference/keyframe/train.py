@@ -7,7 +7,6 @@ shipped weights file, validation PSNRs, a figure and the loss curve are written.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from inference import color
+from inference.metrics import psnr, sha256_file
 from inference.keyframe import data
 from inference.keyframe.bins import ab_bins, rebalance_weights, soft_encode
 from inference.keyframe.model import BACKBONE_TAPS, KeyframeNet
@@ -84,11 +84,6 @@ def losses(model, batch, class_weights):
     return reg, cls
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
-
-
 @torch.no_grad()
 def validate(model, images, out_png: Path | None = None, count: int = 48):
     """PSNR of the network and of the propagation alone at 1, 10, 100 eval-protocol hints."""
@@ -144,8 +139,6 @@ def plot_curve(history: list[dict], path: Path):
     plt.close(fig)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def export(model, path: Path, meta: dict):
@@ -234,5 +227,5 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
         if time.time() - last_ckpt > checkpoint_minutes * 60 or step == steps:
             checkpoint()
             last_ckpt = time.time()
-    log.info("done at step %d; weights %s sha256 %s", step, weights, sha256(weights))
+    log.info("done at step %d; weights %s sha256 %s", step, weights, sha256_file(weights))
     return 0

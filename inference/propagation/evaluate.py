@@ -7,16 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from inference.color import to_luma, to_uint8
+from inference.metrics import psnr
 
 from .cli import InputError, image_files, read_image
 from .engine import ShotPropagator
 
 CDC_DISTANCES = (1, 2, 4)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
 
 
 def _histograms(frame: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ import pytest
 from inference.cli import main
 from inference.color import to_luma, to_uint8
 from inference.media import probe, read_frames, write_video
-from inference.propagation.evaluate import psnr, synthetic_shot
+from inference.metrics import psnr
+from inference.propagation.evaluate import synthetic_shot
 
 COUNT = 10
 
