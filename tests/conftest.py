@@ -294,6 +294,7 @@ def celery_worker(django_db_setup, django_db_blocker, media_root, tmp_path_facto
             [sys.executable, "-m", "celery", "-A", "colorproj", "worker", "-Q", "preview,batch", "-P", "threads",
              "-c", "2", "-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+    worker.name = name
     try:
         _wait_ready(worker, name, log_path)
         yield worker
@@ -317,6 +318,18 @@ def _wait_ready(worker, name, log_path, timeout=60):
     raise RuntimeError(f"Celery worker not ready in {timeout}s:\n{Path(log_path).read_text()[-3000:]}")
 
 
+def _wait_worker_idle(name, timeout=30):
+    from colorproj.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        inspect = app.control.inspect(destination=[name], timeout=1)
+        active, reserved = inspect.active() or {}, inspect.reserved() or {}
+        if not active.get(name) and not reserved.get(name):
+            return
+        time.sleep(0.2)
+
+
 def _require_redis():
     import redis
 
@@ -333,4 +346,7 @@ def background_jobs(transactional_db, celery_worker):
     from colorproj import jobs
 
     yield BackgroundJobs(celery_worker)
-    jobs.drain(30)  # nothing may still write while the test database is flushed
+    # Nothing may still hold the tables while the test database is flushed (TRUNCATE deadlocks).
+    jobs.drain(30)
+    if celery_worker is not None:
+        _wait_worker_idle(celery_worker.name)
