@@ -22,7 +22,9 @@ from annotations.studio import previews
 from annotations.studio.state import preview_state
 from tests.conftest import DISTRIBUTED
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+# Every test here may start preview jobs (a socket asks for one on connect): background_jobs waits
+# for them to finish before the database is flushed.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.usefixtures("background_jobs")]
 
 TIMEOUT = 60  # the first preview loads the model
 
