@@ -14,7 +14,9 @@ def ingest_footage(footage_id: int, split: bool = False) -> None:
 
 
 def enqueue_ingest(footage, *, split: bool = False) -> None:
-    enqueue(ingest_footage, footage.pk, split)
+    from django.conf import settings
+
+    enqueue(ingest_footage, footage.pk, split, queue=settings.COLORPROJ_INGEST_QUEUE)
 
 
 # The studio's live-preview jobs (queue "preview") register themselves on import.

@@ -7,20 +7,27 @@ JSON-serialisable (ids, not objects). It runs after the surrounding transaction 
 - distributed mode (COLORPROJ_JOBS=celery): as a Celery task sent to the queue, so any
   worker consuming "preview" or "batch" (another machine, a GPU box) picks it up.
 
-Jobs themselves are thin: load rows by id, call an action or engine function.
+Jobs themselves are thin: load rows by id, call an action or engine function. Every job is
+idempotent, which is what makes the two kinds of retry safe: a job whose worker died is handed
+out again (Celery: acks late), and a job that met a database it could not reach (a restart, a
+failover, a network cut) raises `transient` errors and runs again a little later, from the start.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable
 
 from celery import shared_task
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connections, transaction
 
 QUEUES = ("preview", "batch")
+# Errors that say "the database is not reachable right now", not "this job cannot work".
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+RETRY_DELAYS = (1, 2, 4, 8, 15, 30, 30, 30, 30, 30)  # seconds: about three minutes in all
 log = logging.getLogger("colorproj.jobs")
 
 _tasks: dict[str, object] = {}
@@ -36,7 +43,9 @@ def job(*, queue: str):
 
     def register(func: Callable) -> Callable:
         name = f"{func.__module__}.{func.__name__}"
-        _tasks[name] = shared_task(name=name, ignore_result=True)(func)  # queue chosen per send
+        _tasks[name] = shared_task(  # queue chosen per send
+            name=name, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, max_retries=len(RETRY_DELAYS),
+            retry_backoff=RETRY_DELAYS[0], retry_backoff_max=RETRY_DELAYS[-1], retry_jitter=False)(func)
         func.job_name, func.job_queue = name, queue
         return func
 
@@ -63,13 +72,22 @@ def _submit(func: Callable, args: tuple, queue: str) -> None:
 
 
 def _run_in_thread(func: Callable, args: tuple) -> None:
-    close_old_connections()
-    try:
-        func(*args)
-    except Exception:  # the job records its own failure on its rows; keep the pool alive
-        log.exception("job %s%r failed", func.job_name, args)
-    finally:
-        connections.close_all()
+    for delay in (*RETRY_DELAYS, None):
+        close_old_connections()
+        try:
+            func(*args)
+            return
+        except TRANSIENT_ERRORS as exc:
+            if delay is None:
+                log.error("job %s%r gave up: the database stayed unreachable (%s)", func.job_name, args, exc)
+                return
+            log.warning("job %s%r: database unreachable (%s); again in %ss", func.job_name, args, exc, delay)
+        except Exception:  # the job records its own failure on its rows; keep the pool alive
+            log.exception("job %s%r failed", func.job_name, args)
+            return
+        finally:
+            connections.close_all()
+        time.sleep(delay)
 
 
 def drain(timeout: float | None = None) -> bool:

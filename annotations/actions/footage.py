@@ -17,6 +17,7 @@ from annotations.actions.audit import record
 from annotations.errors import Conflict, Invalid, TooLarge
 from annotations.models import Footage, Keyframe, Shot
 from inference import media
+from colorproj.jobs import TRANSIENT_ERRORS
 from inference.scenes import SceneDetector, scene_ranges
 
 log = logging.getLogger("annotations.ingest")
@@ -148,6 +149,8 @@ def ingest(footage: Footage, *, split: bool = False) -> Footage:
                           "shots": [s.pk for s in shots]})
         footage.refresh_from_db()
         return footage
+    except TRANSIENT_ERRORS:
+        raise  # the database is unreachable: the job runs again, from the start, once it is back
     except Exception as exc:
         if isinstance(exc, media.MediaError):
             message = str(exc).replace(str(Path(footage.original.name).name) + ": ", "")

@@ -12,10 +12,14 @@ Operations (a list, applied in order, atomically):
     {"op": "delete_stroke", "id": ...}
     {"op": "replace_all",   "hints": {"points": [...], "strokes": [...]}}
 Deleting a hint that is already gone is a no-op; updating one that is gone is a conflict (409).
+
+An edit may carry an `edit_id` chosen by the client: a client that lost its connection before
+the answer came resends its edits with the same ids, and each applies once.
 """
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 
 from django.db import IntegrityError, transaction
@@ -28,6 +32,7 @@ from annotations.models.keyframes import EMPTY_HINTS, content_hash
 from inference.hints import HintError, parse_hints
 
 MAX_OPS = 500
+EDIT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _FIELDS = {"point": {"x", "y", "color", "radius", "reference"}, "stroke": {"points", "width"}}
 
 
@@ -167,19 +172,26 @@ def _validate(content: dict, shot: Shot) -> dict:
     return hints
 
 
-def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", base_revision: int | None = None) -> HintRevision:
+def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", base_revision: int | None = None,
+                   edit_id: str = "") -> HintRevision:
     """Apply `ops` to the latest hints under the keyframe's row lock; returns the new head revision.
 
     If the result equals the latest hints, no revision is written and the head is returned.
     With `base_revision`, the edit is refused (409) unless it is still the latest revision.
+    With an `edit_id` already applied to this keyframe, nothing changes and that revision is returned.
     """
     if not isinstance(ops, list) or not ops:
         raise Invalid("ops must be a non-empty list of operations")
     if len(ops) > MAX_OPS:
         raise Invalid(f"at most {MAX_OPS} operations per edit")
+    if edit_id and not (isinstance(edit_id, str) and EDIT_ID.fullmatch(edit_id)):
+        raise Invalid("edit_id must be 1 to 64 letters, digits or _.:-")
     ops = _with_ids(ops)
     with transaction.atomic():
         keyframe = lock_keyframe(keyframe)
+        applied = HintRevision.objects.filter(keyframe=keyframe, edit_id=edit_id).first() if edit_id else None
+        if applied is not None:
+            return applied
         head = keyframe.head
         if base_revision is not None and base_revision != head.number:
             raise Conflict(f"the hints changed since revision {base_revision} (latest is {head.number}); reload and retry")
@@ -191,7 +203,8 @@ def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", b
         if digest == head.content_hash:
             return head
         revision = HintRevision.objects.create(keyframe=keyframe, number=head.number + 1, author=actor,
-                                               content=hints, content_hash=digest, message=message[:500], ops=ops)
+                                               content=hints, content_hash=digest, message=message[:500], ops=ops,
+                                               edit_id=edit_id)
         before_status = keyframe.review_status
         keyframe.head = revision
         # Any edit invalidates a submission or approval: they are bound to one content hash.

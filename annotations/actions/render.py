@@ -23,7 +23,7 @@ from annotations.errors import Conflict, Invalid
 from annotations.models import Deliverable, Render, RenderStretch, Shot
 from annotations.permissions import Cap
 from annotations.render import deliverables, engines, pipeline
-from colorproj.jobs import enqueue
+from colorproj.jobs import TRANSIENT_ERRORS, enqueue
 
 log = logging.getLogger("annotations.render")
 ACTIVE = (Render.Status.QUEUED, Render.Status.PREPARING, Render.Status.RUNNING, Render.Status.JOINING)
@@ -198,6 +198,8 @@ def prepare(render: Render) -> None:
     _progress_event(render, status=render.status, progress=render.progress)
     try:
         pipeline.colorize_keyframes(render)
+    except TRANSIENT_ERRORS:
+        raise  # the job runs again once the database is back
     except Exception as exc:
         fail(render, f"keyframe colorization failed: {_message(exc)}")
         return
@@ -253,6 +255,8 @@ def run_stretch(render: Render, index: int) -> None:
         stretch.save(update_fields=["status", "attempts", "frames_done"])
     try:
         digest = pipeline.compute_stretch(render, stretch.start, stretch.end, _StretchProgress(render, stretch))
+    except TRANSIENT_ERRORS:
+        raise  # the job runs again once the database is back
     except Exception as exc:
         RenderStretch.objects.filter(pk=stretch.pk).update(status=RenderStretch.Status.FAILED)
         fail(render, f"frames {stretch.start}-{stretch.end - 1} failed: {_message(exc)}")
@@ -280,6 +284,8 @@ def finalize(render: Render) -> None:
 
     try:
         output_hash, report, made = deliverables.build(render, progress)
+    except TRANSIENT_ERRORS:
+        raise  # the job runs again once the database is back
     except Exception as exc:
         fail(render, f"joining and encoding failed: {_message(exc)}")
         return

@@ -145,6 +145,8 @@ class HintsSaveSerializer(serializers.Serializer):
 class HintOpsSerializer(serializers.Serializer):
     ops = serializers.ListField(child=serializers.JSONField(), help_text="see docs/api.md for the operations")
     base_revision = serializers.IntegerField(required=False, allow_null=True)
+    edit_id = serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,64}$", required=False,
+                                     help_text="your id for this edit: sending it again applies it once")
     message = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 

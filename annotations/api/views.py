@@ -237,7 +237,7 @@ class KeyframeHintOps(APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         keyframe_actions.apply_hint_ops(keyframe, request.user, data["ops"], base_revision=data.get("base_revision"),
-                                        message=data.get("message", ""))
+                                        message=data.get("message", ""), edit_id=data.get("edit_id", ""))
         return Response(s.KeyframeSerializer(get_keyframe(request, pk)).data)
 
 

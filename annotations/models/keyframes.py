@@ -58,10 +58,16 @@ class HintRevision(models.Model):
     content_hash = models.CharField(max_length=64, db_index=True)
     message = models.CharField(max_length=500, blank=True)
     ops = models.JSONField(default=list, blank=True, help_text="the edit operations that produced it")
+    edit_id = models.CharField(max_length=64, blank=True,
+                               help_text="the client's id for the edit: a resent edit applies once")
 
     class Meta:
         ordering = ["keyframe_id", "number"]
-        constraints = [models.UniqueConstraint(fields=["keyframe", "number"], name="revision_numbers_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["keyframe", "number"], name="revision_numbers_unique"),
+            models.UniqueConstraint(fields=["keyframe", "edit_id"], condition=~models.Q(edit_id=""),
+                                    name="revision_edit_ids_unique"),
+        ]
         get_latest_by = "number"
 
     def __str__(self):

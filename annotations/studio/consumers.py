@@ -5,7 +5,9 @@ presence and cursors reach all of them. Any project member may watch; edits need
 EDIT_HINTS capability, checked on every edit (a role can change while a socket is open).
 
 Client -> server (every message is a JSON object with "type"; "request" is echoed back):
-    {"type": "edit", "ops": [...], "request": "r1"}   hint ops (annotations.actions.keyframes)
+    {"type": "edit", "ops": [...], "request": "r1", "edit_id": "c7-r1"}
+                                                      hint ops (annotations.actions.keyframes); an edit
+                                                      resent with the same edit_id applies once
     {"type": "revert", "revision": 3}                 make revision 3's hints the newest ones
     {"type": "history"}                               the revision list
     {"type": "suggest", "x": .., "y": .., "request"}  network color suggestions at a source pixel
@@ -14,7 +16,8 @@ Client -> server (every message is a JSON object with "type"; "request" is echoe
     {"type": "ping"}
 Server -> client:
     welcome, ack, hints, preview, preview_failed, suggestions, history, presence, cursor,
-    conflict, error, deleted, pong (see the handlers below for their fields).
+    conflict, error, unavailable (the database could not be reached: send it again later),
+    deleted, pong (see the handlers below for their fields).
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from annotations.models import HintRevision, Keyframe
 from annotations.permissions import Cap, capabilities
 from annotations.studio import previews
 from annotations.studio.state import preview_state
+from colorproj.jobs import TRANSIENT_ERRORS
 
 log = logging.getLogger("annotations.studio")
 
@@ -54,8 +58,8 @@ def capabilities_of(user, project_id: int) -> frozenset[str]:
 
 
 @database_sync_to_async
-def apply_ops(keyframe: Keyframe, user, ops, message: str) -> HintRevision:
-    revision = keyframe_actions.apply_hint_ops(keyframe, user, ops, message=message)
+def apply_ops(keyframe: Keyframe, user, ops, message: str, edit_id: str) -> HintRevision:
+    revision = keyframe_actions.apply_hint_ops(keyframe, user, ops, message=message, edit_id=edit_id)
     previews.request_preview(keyframe.pk, revision.number)
     return revision
 
@@ -190,6 +194,10 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
         except ActionError as exc:
             await self.send_json({"type": "conflict" if isinstance(exc, Conflict) else "error",
                                   "message": exc.message, "request": request})
+        except TRANSIENT_ERRORS as exc:
+            log.warning("keyframe socket %s: %s: database unreachable (%s)", self.keyframe_id, kind, exc)
+            await self.send_json({"type": "unavailable", "request": request,
+                                  "message": "the database is not reachable right now; send it again in a moment"})
         except Exception:  # never let one bad message kill everybody's socket
             log.exception("keyframe socket %s: %s failed", self.keyframe_id, kind)
             await self.error(f"could not handle {kind!r} (server error)", request)
@@ -214,7 +222,7 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
             await self.error("'ops' must be a non-empty list of hint operations", request)
             return
         message = content.get("message") if isinstance(content.get("message"), str) else ""
-        revision = await apply_ops(self.keyframe, self.user, ops, message)
+        revision = await apply_ops(self.keyframe, self.user, ops, message, content.get("edit_id") or "")
         await self.send_json({"type": "ack", "request": request, "revision": revision.number})
 
     async def on_revert(self, content, request):

@@ -12,6 +12,7 @@ editor), and a 512-px JPEG is a few tens of kilobytes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import time
@@ -24,7 +25,7 @@ from django.conf import settings
 from annotations import events, frames
 from annotations.render import engines
 from annotations.studio.state import preview_state
-from colorproj.jobs import enqueue, job
+from colorproj.jobs import TRANSIENT_ERRORS, enqueue, job
 from inference.color import to_uint8
 from inference.hints import Hints, HintError, parse_hints
 
@@ -118,16 +119,24 @@ def preview_message(keyframe_id: int, revision: int, jpeg: bytes, meta: dict) ->
 # --- Coalesced preview jobs ---------------------------------------------------------------------
 
 def request_preview(keyframe_id: int, revision: int) -> None:
-    """Ask for a preview of `revision` (newer requests supersede older pending ones)."""
+    """Ask for a preview of `revision` (newer requests supersede older pending ones).
+
+    Best-effort: with Redis unreachable the edit still stands, and the editor asks again when
+    its socket reconnects."""
     state = preview_state()
-    state.want(keyframe_id, revision)
-    token = state.claim(keyframe_id)
+    try:
+        state.want(keyframe_id, revision)
+        token = state.claim(keyframe_id)
+    except Exception as exc:
+        log.warning("preview of keyframe %s r%s not requested: %s", keyframe_id, revision, exc)
+        return
     if token:
         try:
             enqueue(render_preview, keyframe_id, token)
-        except Exception:
-            state.release(keyframe_id, token)
-            raise
+        except Exception as exc:
+            log.warning("preview of keyframe %s r%s not queued: %s", keyframe_id, revision, exc)
+            with contextlib.suppress(Exception):
+                state.release(keyframe_id, token)
 
 
 @job(queue="preview")
@@ -164,6 +173,8 @@ def render_preview(keyframe_id: int, token: str) -> None:
             state.finish(keyframe_id, target, jpeg, meta)
             log.info("preview of keyframe %s r%s: %s in %.0f ms", keyframe_id, target, meta["method"], meta["compute_ms"])
             send_event(keyframe_id, "preview.ready", preview_message(keyframe_id, target, jpeg, meta))
+    except TRANSIENT_ERRORS:
+        raise  # keep the lease: the retried job (same token) carries on once the database is back
     except BaseException:
         state.release(keyframe_id, token)
         raise

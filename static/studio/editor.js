@@ -3,6 +3,8 @@
 //
 // Hints shown = the server's newest revision + this editor's edits still in flight, so an edit
 // shows at once and the server's answer (which includes everyone's edits) never loses it.
+// Edits in flight are an outbox: kept while the connection is down (or the database is not
+// reachable) and sent again when it is back; each carries an id, so the server applies it once.
 
 import { applyOps, clone, hitTest, inverseOps, newId, simplify, touchedIds } from "./hints.js";
 import { drawGamut, gamutPick, hexToRgb, isHex, lumaToL, rgbToLab } from "./color.js";
@@ -18,7 +20,7 @@ const RECENT_KEY = "colorproj.recentColors";
 
 const state = {
   server: { revision: 0, hints: { points: [], strokes: [] } },
-  pending: [],              // {request, ops, ackRevision?}
+  pending: [],              // outbox: {request, ops, sent, ackRevision?}; request is also the edit id
   hints: { points: [], strokes: [] },
   tool: data.canEdit ? "point" : "select",
   view: "overlay",
@@ -42,6 +44,8 @@ const state = {
   fitted: false,
 };
 let requestSeq = 0;
+let retryTimer = null; // resends edits the server could not store yet
+const clientId = Math.random().toString(36).slice(2, 10); // edit ids are unique per editor page
 let spaceHeld = false;
 
 // --- The frame (full resolution, for pixel-level zoom and the lightness of points) -----------------
@@ -79,8 +83,10 @@ socket
     state.you = m.you;
     state.canEdit = m.you.can_edit;
     state.server = { revision: m.revision, hints: m.hints };
-    if (state.pending.length) notice("Reconnected: showing the latest hints; edits in flight were not confirmed.");
-    state.pending = [];
+    // (Re)connected: send every edit not yet confirmed; those that did land are answered with their revision.
+    for (const entry of state.pending) entry.sent = false;
+    if (state.pending.length) notice(`Reconnected: sending ${state.pending.length} edit${state.pending.length > 1 ? "s" : ""} made meanwhile.`);
+    flushOutbox();
     state.peers.clear();
     recompute();
     renderPresence();
@@ -97,6 +103,15 @@ socket
     state.server = { revision: m.revision, hints: m.hints };
     dropConfirmed();
     scheduleHistory();
+  })
+  .on("unavailable", (m) => {
+    // The server could not store the edit just now: keep it and send it again shortly.
+    const entry = state.pending.find((p) => p.request === m.request);
+    if (!entry) { notice(m.message, "bad"); return; }
+    entry.sent = false;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(flushOutbox, 2000);
+    recompute();
   })
   .on("conflict", (m) => failed(m, "Conflict"))
   .on("error", (m) => failed(m, "Error"))
@@ -115,6 +130,13 @@ socket
     if (peer) { peer.cursor = m.x === null ? null : [m.x, m.y]; peer.tool = m.tool; invalidate(); }
   })
   .on("deleted", () => { notice("This keyframe was deleted.", "bad"); state.canEdit = false; });
+
+function flushOutbox() {
+  for (const entry of state.pending) {
+    if (!entry.sent) entry.sent = socket.send({ type: "edit", ops: entry.ops, request: entry.request, edit_id: entry.request });
+  }
+  recompute();
+}
 
 function dropConfirmed() {
   state.pending = state.pending.filter((p) => p.ackRevision === undefined || p.ackRevision > state.server.revision);
@@ -135,7 +157,8 @@ function recompute() {
   }
   state.hints = hints;
   if (state.selection && !findHint(state.selection)) state.selection = null;
-  $("revision").textContent = `revision ${state.server.revision}${state.pending.length ? " · saving…" : ""}`;
+  const unsent = state.pending.filter((p) => !p.sent).length;
+  $("revision").textContent = `revision ${state.server.revision}${unsent ? ` · ${unsent} unsent` : state.pending.length ? " · saving…" : ""}`;
   $("editor").dataset.revision = state.server.revision;
   $("editor").dataset.pending = state.pending.length;
   updatePreviewStatus();
@@ -163,9 +186,10 @@ function edit(ops, { undoable = true } = {}) {
     inverse = inverseOps(state.hints, ops);
     applyOps(state.hints, ops);
   } catch (error) { notice(error.message, "bad"); return false; }
-  const request = `e${++requestSeq}`;
-  if (!socket.send({ type: "edit", ops, request })) { notice("Offline: the edit was not sent.", "bad"); return false; }
-  state.pending.push({ request, ops });
+  const entry = { request: `${clientId}-e${++requestSeq}`, ops, sent: false };
+  state.pending.push(entry);
+  flushOutbox(); // in order: behind any edit still waiting to be sent
+  if (!entry.sent) notice("Offline: the edit is kept and will be sent when the connection is back.");
   if (undoable) { state.undo.push({ ops, inverse }); state.redo = []; }
   updateUndoButtons();
   recompute();

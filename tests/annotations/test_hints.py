@@ -140,6 +140,20 @@ def test_delete_keyframe_is_audited(keyframe, users):
     assert shot.status == "ready"
 
 
+def test_an_edit_resent_with_its_id_applies_once(keyframe, users):
+    """A client that lost its connection before the answer sends its edit again, with the same id."""
+    ops = [{"op": "add_point", "point": {**RED, "id": "p1"}}]
+    first = apply_hint_ops(keyframe, users["annotator"], ops, edit_id="tab7-e1")
+    other = apply_hint_ops(keyframe, users["manager"], [{"op": "delete_point", "id": "p1"}])
+    again = apply_hint_ops(keyframe, users["annotator"], ops, edit_id="tab7-e1")
+    assert again.pk == first.pk and first.number == 2 and other.number == 3
+    keyframe.refresh_from_db()
+    assert keyframe.head.number == 3 and keyframe.hints["points"] == []  # the delete is not undone
+    assert AuditEvent.objects.filter(verb="hints.edited").count() == 2
+    with pytest.raises(Invalid, match="edit_id"):
+        apply_hint_ops(keyframe, users["annotator"], ops, edit_id="no spaces/slashes")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_editors_never_lose_an_edit(keyframe, users):
     """Eight editors add points at the same time: every point lands, revisions stay a sequence."""

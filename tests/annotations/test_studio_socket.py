@@ -220,6 +220,24 @@ async def test_edit_is_stored_as_a_revision_and_previewed_for_everyone(keyframe,
         await communicator.disconnect()
 
 
+async def test_an_edit_sent_again_after_a_reconnect_lands_once(keyframe, users, background_jobs):
+    first, _, _ = await connect(users["annotator"], keyframe.pk)
+    edit = {"type": "edit", "ops": [point(id="roof")], "request": "tab1-e1", "edit_id": "tab1-e1"}
+    await first.send_json_to(edit)
+    assert (await receive_until(first, "ack"))["revision"] == 2
+    await first.disconnect()  # as if the answer had been lost with the connection
+
+    second, _, _ = await connect(users["annotator"], keyframe.pk)
+    assert second.welcome["revision"] == 2
+    await second.send_json_to(edit)
+    assert (await receive_until(second, "ack"))["revision"] == 2
+    await second.send_json_to({**edit, "edit_id": "bad id!"})
+    assert "edit_id" in (await receive_until(second, "error"))["message"]
+    count = await database_sync_to_async(HintRevision.objects.filter(keyframe=keyframe).count)()
+    assert count == 2
+    await second.disconnect()
+
+
 async def test_concurrent_edits_on_different_hints_both_land(keyframe, users, background_jobs):
     first, _, _ = await connect(users["annotator"], keyframe.pk)
     second, _, _ = await connect(users["manager"], keyframe.pk)

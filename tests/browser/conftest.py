@@ -10,14 +10,11 @@ Screenshots go to test-output/ (git-ignored) for people to look at.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from tests.processes import database_url, start_server, stop
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -35,49 +32,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def server_env() -> dict:
+    """The environment of a server process that shares this test run's database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return {"COLORPROJ_SQLITE": str(db["NAME"])}
+    return {"DATABASE_URL": database_url()}
 
 
 @pytest.fixture(scope="session")
 def studio_server(django_db_setup, django_db_blocker, media_root, celery_worker, tmp_path_factory):
-    from django.db import connection
-
-    db = connection.settings_dict
-    env = {**os.environ, "COLORPROJ_MEDIA_ROOT": str(media_root), "PYTHONUNBUFFERED": "1", "DJANGO_DEBUG": "0"}
-    if db["ENGINE"].endswith("sqlite3"):
-        env["COLORPROJ_SQLITE"] = str(db["NAME"])
-    else:
-        env["DATABASE_URL"] = (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-                               f"{db['PORT'] or 5432}/{db['NAME']}")
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                   "colorproj.asgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  cwd=settings.BASE_DIR)
+    server = start_server(server_env(), tmp_path_factory.mktemp("daphne") / "daphne.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"daphne exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.2)
-        server.log_path = log_path
-        yield f"http://127.0.0.1:{port}"
+        yield server.url
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
 
 
 # Module scope: Playwright's sync API keeps an event loop running in the main thread while it is
@@ -95,32 +66,38 @@ def browser():
         chromium.close()
 
 
+def log_in(browser, base_url: str, username: str, password: str):
+    """A Page of a fresh browser context (close page.context when done), logged in at `base_url`."""
+    _server_password(username, password)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=base_url)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: "Content Security Policy" in message.text
+            and page.errors.append(message.text))
+    page.goto("/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    if "/login/" in page.url:
+        context.close()
+        raise AssertionError(f"could not log in as {username}: {page.locator('main').inner_text()[:500]}")
+    return page
+
+
 @pytest.fixture
 def login(browser, studio_server, transactional_db):
-    contexts = []
+    pages = []
 
     def make(username: str, password: str):
-        _server_password(username, password)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=studio_server)
-        context.set_default_timeout(30_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.on("console", lambda message: "Content Security Policy" in message.text
-                and page.errors.append(message.text))
-        page.goto("/login/")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
-        if "/login/" in page.url:
-            raise AssertionError(f"could not log in as {username}: {page.locator('main').inner_text()[:500]}")
-        return page
+        pages.append(log_in(browser, studio_server, username, password))
+        return pages[-1]
 
     yield make
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()
 
 
 def _server_password(username: str, password: str) -> None:
