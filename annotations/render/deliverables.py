@@ -1,6 +1,7 @@
 """Broadcast deliverables of a render, written in one pass over its joined 16-bit frames.
 
-- H.264 MP4 review copy: 8-bit 4:2:0, BT.709, limited range, fast start;
+- H.264 MP4 review copy: 8-bit 4:2:0, BT.709, limited range, fast start; the source's audio
+  remuxed untouched when MP4 can carry it (AAC, MP3, AC-3, ...), else (PCM) encoded as AAC;
 - ProRes 422 HQ mezzanine (prores_ks profile 3, 10-bit 4:2:2) in MOV, with the source's frame
   rate and start timecode and the source's audio packets remuxed untouched;
 - 16-bit PNG sequence in a zip, numbered from the render's sequence start (1001 by default).
@@ -77,8 +78,9 @@ def yuv_frame(planes, pix_fmt: str) -> av.VideoFrame:
 
 # --- Audio ----------------------------------------------------------------------------------------
 
-def copy_audio(output, shot, allowed: set[str] | None = None) -> dict:
-    """Remux the source audio packets covering the shot, untouched (timestamps rebased only).
+def shot_audio(output, shot, passthrough: set[str] | None = None) -> dict:
+    """The source audio covering the shot, into `output`: its packets remuxed untouched when the
+    container can carry the codec (`passthrough`; None: any), else decoded and encoded as AAC.
 
     Must run before the first video packet is muxed; returns what was done, for the manifest.
     """
@@ -87,45 +89,75 @@ def copy_audio(output, shot, allowed: set[str] | None = None) -> dict:
         return {"audio": "none in source"}
     with frames.local_path(footage.original.name) as path, av.open(str(path)) as source:
         stream = source.streams.audio[0]
-        codec = stream.codec_context.name
-        if allowed is not None and codec not in allowed:
-            return {"audio": f"omitted: {codec} cannot be carried in this container untouched"}
-        out = output.add_stream_from_template(stream)
         rate = footage.frame_rate
-        origin = stream.start_time or 0
-        begin = Fraction(shot.first_frame) / rate
-        end = Fraction(shot.first_frame + shot.frame_count) / rate
-        # Timestamps keep their offset to the shot's first frame (encoder priming stays negative).
-        shift = origin + round(begin / stream.time_base)
-        packets, size, previous = 0, 0, None
-        digest = hashlib.sha256()
+        span = (Fraction(shot.first_frame) / rate, Fraction(shot.first_frame + shot.frame_count) / rate)
+        if passthrough is None or stream.codec_context.name in passthrough:
+            return _remux_audio(output, source, stream, *span)
+        return _encode_aac(output, source, stream, *span)
 
-        def put(packet):
-            nonlocal packets, size
-            digest.update(bytes(packet))
-            packet.pts -= shift
-            packet.dts -= shift
-            packet.stream = out
-            size += packet.size
-            packets += 1
-            output.mux(packet)
 
-        for packet in source.demux(stream):
-            if packet.pts is None or packet.dts is None:
+def _remux_audio(output, source, stream, begin: Fraction, end: Fraction) -> dict:
+    out = output.add_stream_from_template(stream)
+    origin = stream.start_time or 0
+    # Timestamps keep their offset to the shot's first frame (encoder priming stays negative).
+    shift = origin + round(begin / stream.time_base)
+    packets, size, previous = 0, 0, None
+    digest = hashlib.sha256()
+
+    def put(packet):
+        nonlocal packets, size
+        digest.update(bytes(packet))
+        packet.pts -= shift
+        packet.dts -= shift
+        packet.stream = out
+        size += packet.size
+        packets += 1
+        output.mux(packet)
+
+    for packet in source.demux(stream):
+        if packet.pts is None or packet.dts is None:
+            continue
+        start = (packet.pts - origin) * stream.time_base
+        stop = start + (packet.duration or 0) * stream.time_base
+        if stop <= begin:
+            previous = packet  # the packet just before the shot: the decoder's pre-roll
+            continue
+        if start >= end:
+            break
+        if previous is not None:
+            put(previous)
+            previous = None
+        put(packet)
+    return {"audio": "passed through untouched", "audio_codec": stream.codec_context.name,
+            "audio_packets": packets, "audio_bytes": size, "audio_sha256": digest.hexdigest()}
+
+
+def _encode_aac(output, source, stream, begin: Fraction, end: Fraction) -> dict:
+    """Sample-accurate: exactly the samples of the shot's time span, at the source's rate."""
+    layout, rate = stream.layout.name, stream.rate
+    out = output.add_stream("aac", rate=rate)
+    out.layout, out.bit_rate = layout, 320_000
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)  # the AAC encoder's format
+    origin = stream.start_time or 0
+    first, last = round(begin * rate), round(end * rate)
+    written = 0
+    for frame in source.decode(stream):
+        at = round((frame.pts - origin) * stream.time_base * rate)  # sample index of the frame's start
+        if at >= last:
+            break
+        for chunk in resampler.resample(frame):
+            samples = chunk.to_ndarray()
+            lo, hi = max(first - at, 0), min(last - at, samples.shape[1])
+            at += samples.shape[1]
+            if hi <= lo:
                 continue
-            start = (packet.pts - origin) * stream.time_base
-            stop = start + (packet.duration or 0) * stream.time_base
-            if stop <= begin:
-                previous = packet  # the packet just before the shot: the decoder's pre-roll
-                continue
-            if start >= end:
-                break
-            if previous is not None:
-                put(previous)
-                previous = None
-            put(packet)
-    return {"audio": "passed through untouched", "audio_codec": codec, "audio_packets": packets,
-            "audio_bytes": size, "audio_sha256": digest.hexdigest()}
+            piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, lo:hi]), format="fltp", layout=layout)
+            piece.sample_rate, piece.pts = rate, written
+            written += hi - lo
+            output.mux(out.encode(piece))
+    output.mux(out.encode(None))
+    return {"audio": f"encoded as AAC from {stream.codec_context.name} (the container cannot carry it)",
+            "audio_codec": "aac", "audio_source_codec": stream.codec_context.name, "audio_samples": written}
 
 
 # --- Encoders -------------------------------------------------------------------------------------
@@ -145,7 +177,7 @@ class VideoEncoder:
         self.stream.metadata["timecode"] = shot.start_timecode
         context = self.stream.codec_context
         context.color_range, context.colorspace, context.color_primaries, context.color_trc = 1, 1, 1, 1
-        self.audio = copy_audio(self.container, shot, audio)
+        self.audio = shot_audio(self.container, shot, audio)
         self.time_base = 1 / Fraction(shot.frame_rate)
         self.count = 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db.models import Count
@@ -38,6 +39,9 @@ def project_page(request, pk):
         "project": project,
         "caps": caps,
         "can_edit_refs": Cap.MANAGE_REFERENCES in caps,
+        "can_upload": Cap.MANAGE_FOOTAGE in caps,
+        "max_upload_bytes": settings.COLORPROJ_MAX_UPLOAD_BYTES,
+        "footage": project.footage.annotate(shot_count=Count("shots")).order_by("-created"),
         "shots": project.shots.select_related("footage").annotate(keyframe_count=Count("keyframes")),
         "members": project.memberships.select_related("user").order_by("role", "user__username"),
         "references": _references(project),

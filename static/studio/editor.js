@@ -36,6 +36,7 @@ const state = {
   peers: new Map(),         // peer id -> {user, color, cursor}
   flashes: new Map(),       // hint id -> {color, until}
   preview: null,            // {revision, image, ms, method}
+  previewFailed: 0,         // the last revision whose preview failed
   wipe: 0.5,
   drag: null,
   draft: null,              // boundary stroke being drawn (source pixels)
@@ -116,7 +117,11 @@ socket
   .on("conflict", (m) => failed(m, "Conflict"))
   .on("error", (m) => failed(m, "Error"))
   .on("preview", (m) => showPreview(m))
-  .on("preview_failed", (m) => notice(m.message, "bad"))
+  .on("preview_failed", (m) => {
+    state.previewFailed = m.revision;
+    notice(m.message, "bad");
+    updatePreviewStatus();
+  })
   .on("suggestions", (m) => renderSuggestions(m))
   .on("history", (m) => renderHistory(m.revisions))
   .on("presence", (m) => {
@@ -332,9 +337,11 @@ function showPreview(m) {
 function updatePreviewStatus() {
   const p = state.preview;
   const el = $("preview-status");
-  if (!p) { el.textContent = "preview: computing…"; return; }
-  const behind = p.revision < state.server.revision || state.pending.length;
-  el.textContent = `preview r${p.revision} · ${p.method} · ${Math.round(p.ms)} ms${behind ? " · updating…" : ""}`;
+  // The newest revision's preview failed (the notice says why): say so instead of "computing".
+  const failed = state.previewFailed === state.server.revision && !state.pending.length;
+  if (!p) { el.textContent = failed ? "preview failed" : "preview: computing…"; return; }
+  const behind = !failed && (p.revision < state.server.revision || state.pending.length);
+  el.textContent = `preview r${p.revision} · ${p.method} · ${Math.round(p.ms)} ms${behind ? " · updating…" : failed ? ` · r${state.server.revision} failed` : ""}`;
   el.classList.toggle("stale", Boolean(behind));
 }
 

@@ -1,6 +1,6 @@
 // fetch() with the session's CSRF token and errors turned into readable messages.
 
-function csrfToken() {
+export function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
 }

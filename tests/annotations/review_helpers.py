@@ -71,8 +71,9 @@ CLIP_TIMECODE = "10:00:00:00"
 CLIP_FRAMES = 12
 
 
-def encode_with_audio(path, frame_count: int = CLIP_FRAMES, timecode: str = CLIP_TIMECODE):
-    """A tiny H.264 + AAC MOV with a start timecode, encoded for real with PyAV."""
+def encode_with_audio(path, frame_count: int = CLIP_FRAMES, timecode: str = CLIP_TIMECODE, audio_codec: str = "aac"):
+    """A tiny H.264 MOV with a 440 Hz tone (AAC, or e.g. pcm_s16le) and a start timecode, encoded
+    for real with PyAV."""
     from fractions import Fraction
 
     import av
@@ -88,7 +89,7 @@ def encode_with_audio(path, frame_count: int = CLIP_FRAMES, timecode: str = CLIP
         # test must see the same source frames every time.
         video.options = {"crf": "18", "threads": "1"}
         video.metadata["timecode"] = timecode
-        audio = container.add_stream("aac", rate=48000)
+        audio = container.add_stream(audio_codec, rate=48000)
         audio.layout = "mono"
         samples = int(48000 * frame_count / rate)
         tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)

@@ -179,3 +179,31 @@ def test_default_sequence_numbering_and_manifest(shot, users, client_for):
     assert manifest["format"]["bit_depth"] == 16
     mov = render.deliverables.get(kind="prores").manifest
     assert mov["format"]["audio"] == "none in source" and mov["shot"]["start_timecode"] == "00:00:00:00"
+
+
+@pytest.mark.django_db
+def test_pcm_sound_is_encoded_as_aac_for_the_review_copy(project, users, upload, tmp_path):
+    """MP4 cannot carry PCM untouched: the review copy gets exactly the shot's samples as AAC."""
+    from tests.annotations.review_helpers import encode_with_audio
+
+    from annotations.actions.footage import ingest, upload_footage
+    from annotations.render import deliverables
+
+    clip = encode_with_audio(tmp_path / "transfer.mov", audio_codec="pcm_s16le")
+    footage = upload_footage(project, users["producer"], upload(clip), name="Transfer", start_ingest=False)
+    ingest(footage)
+    shot = footage.shots.get()
+    encoder = deliverables.review_encoder(tmp_path / "review.mp4", shot)
+    for _ in range(shot.frame_count):
+        encoder.write(np.full((shot.height, shot.width, 3), 30000, np.uint16))
+    encoder.close()
+
+    expected = round(48000 * shot.frame_count / Fraction(shot.footage.frame_rate))
+    assert encoder.audio["audio_codec"] == "aac" and encoder.audio["audio_source_codec"] == "pcm_s16le"
+    assert encoder.audio["audio_samples"] == expected
+    with av.open(str(tmp_path / "review.mp4")) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+        sound = np.concatenate([f.to_ndarray()[0] for f in container.decode(container.streams.audio[0])])
+    assert abs(len(sound) - expected) <= 2048  # AAC pads to whole 1024-sample frames
+    spectrum = np.abs(np.fft.rfft(sound[1024:expected]))
+    assert abs(np.argmax(spectrum) * 48000 / (2 * (len(spectrum) - 1)) - 440) < 15  # the tone survived
