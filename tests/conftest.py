@@ -29,8 +29,6 @@ annotations.demo.synthetic_reel(...) makes the frames.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import zipfile
 from fractions import Fraction
@@ -282,40 +280,13 @@ def celery_worker(django_db_setup, django_db_blocker, media_root, tmp_path_facto
         yield None
         return
     _require_redis()
-    from django.db import connection
+    from tests.processes import start_worker, stop
 
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "COLORPROJ_MEDIA_ROOT": str(media_root), "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path_factory.mktemp("worker") / "celery.log"
-    name = f"test-{os.getpid()}@localhost"
-    with open(log_path, "w") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "colorproj", "worker", "-Q", "preview,batch", "-P", "threads",
-             "-c", "2", "-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
-    worker.name = name
+    worker = start_worker("preview,batch", tmp_path_factory.mktemp("worker") / "celery.log", concurrency=2)
     try:
-        _wait_ready(worker, name, log_path)
         yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-
-
-def _wait_ready(worker, name, log_path, timeout=60):
-    from colorproj.celery import app
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"Celery worker exited:\n{Path(log_path).read_text()[-3000:]}")
-        if app.control.ping(destination=[name], timeout=0.5):
-            return
-    raise RuntimeError(f"Celery worker not ready in {timeout}s:\n{Path(log_path).read_text()[-3000:]}")
+        stop(worker)
 
 
 def _wait_worker_idle(name, timeout=30):

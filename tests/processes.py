@@ -87,13 +87,14 @@ def start_server(env: dict, log: Path, port: int | None = None) -> subprocess.Po
 
 
 def start_worker(queues: str, log: Path, *, slow: bool = False, env: dict | None = None,
-                 broker: str | None = None) -> subprocess.Popen:
-    """A Celery worker on `queues` (one thread); `slow` runs it through tests/slow_worker.py."""
+                 broker: str | None = None, concurrency: int = 1) -> subprocess.Popen:
+    """A Celery worker on `queues` (comma-separated), in `concurrency` threads, on the test
+    database; `slow` runs it through tests/slow_worker.py, `broker` gives it a Redis of its own."""
     from celery import Celery
 
     name = f"{'slow' if slow else 'worker'}-{uuid.uuid4().hex[:6]}@localhost"
     command = [sys.executable, str(HERE / "slow_worker.py")] if slow else [sys.executable, "-m", "celery"]
-    command += ["-A", "colorproj", "worker", "-Q", queues, "-P", "threads", "-c", "1", "-n", name,
+    command += ["-A", "colorproj", "worker", "-Q", queues, "-P", "threads", "-c", str(concurrency), "-n", name,
                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
     env = {"DATABASE_URL": database_url(), **(env or {})}
     if broker:

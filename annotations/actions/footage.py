@@ -16,8 +16,8 @@ from annotations import events, frames
 from annotations.actions.audit import record
 from annotations.errors import Conflict, Invalid, TooLarge
 from annotations.models import Footage, Keyframe, Shot
-from inference import media
 from colorproj.jobs import TRANSIENT_ERRORS
+from inference import media
 from inference.scenes import SceneDetector, scene_ranges
 
 log = logging.getLogger("annotations.ingest")
