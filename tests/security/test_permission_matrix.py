@@ -482,11 +482,15 @@ async def test_websocket_matrix(matrix_world, background_jobs):
     (b"http://studio.test.evil.example", b"studio.test", False),
     (b"null", b"studio.test", False),                          # sandboxed frames, file:// pages
 ])
-async def test_websocket_handshake_checks_the_origin(client, matrix_world, origin, host, accepted):
+async def test_websocket_handshake_checks_the_origin(client, matrix_world, origin, host, accepted, settings):
     from channels.db import database_sync_to_async
     from channels.testing import WebsocketCommunicator
 
     from colorproj.asgi import application
+
+    # The handshake is the subject, not the channel layer: an open socket's blocking Redis read
+    # is not always cancellable when the test's event loop closes.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
     await database_sync_to_async(client.force_login)(matrix_world.users["annotator"])
     headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"host", host)]
