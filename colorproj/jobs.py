@@ -27,7 +27,10 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 QUEUES = ("preview", "batch")
 # Errors that say "the database is not reachable right now", not "this job cannot work".
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
-RETRY_DELAYS = (1, 2, 4, 8, 15, 30, 30, 30, 30, 30)  # seconds: about three minutes in all
+RETRY_FIRST, RETRY_LONGEST, RETRIES = 1, 30, 10
+# Seconds before each retry (1, 2, 4 ... 30: about three minutes in all), as Celery's
+# retry_backoff computes them, so both modes wait the same.
+RETRY_DELAYS = tuple(min(RETRY_FIRST * 2 ** n, RETRY_LONGEST) for n in range(RETRIES))
 log = logging.getLogger("colorproj.jobs")
 
 _tasks: dict[str, object] = {}
@@ -44,8 +47,8 @@ def job(*, queue: str):
     def register(func: Callable) -> Callable:
         name = f"{func.__module__}.{func.__name__}"
         _tasks[name] = shared_task(  # queue chosen per send
-            name=name, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, max_retries=len(RETRY_DELAYS),
-            retry_backoff=RETRY_DELAYS[0], retry_backoff_max=RETRY_DELAYS[-1], retry_jitter=False)(func)
+            name=name, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, max_retries=RETRIES,
+            retry_backoff=RETRY_FIRST, retry_backoff_max=RETRY_LONGEST, retry_jitter=False)(func)
         func.job_name, func.job_queue = name, queue
         return func
 

@@ -1,51 +1,39 @@
-"""Real processes for tests that start, kill and restart parts of the system.
+"""Real processes for tests that start, kill and restart parts of the system (on top of
+colorproj.processes, which the load test shares).
 
-    free_port()                      a TCP port nobody listens on
-    database_url(port=None)          the test database as a DATABASE_URL (optionally via another port)
-    start_server(env, log, port)     daphne serving colorproj.asgi; .url is its base URL
     wait_until(predicate, timeout)   poll until predicate() is truthy
+    start_server(env, log, port)     daphne serving colorproj.asgi; .url is its base URL
     start_worker(queues, log, ...)   a Celery worker (optionally slowed down, see slow_worker.py)
-    stop(process)                    terminate, then kill
     RedisServer(dir)                 a private redis-server that can be stopped and started again
     TcpProxy(port)                   a proxy to a TCP service whose link can be cut and restored
+Also from colorproj.processes: free_port, database_env, stop.
 """
 from __future__ import annotations
 
-import os
 import selectors
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
+import sys
 import uuid
 from pathlib import Path
 
 from django.conf import settings
 
+from colorproj.processes import (child_env, daphne_command, database_env, free_port, stop,  # noqa: F401
+                                 wait_listening, worker_command)
+
 HERE = Path(__file__).resolve().parent
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[:3]} exited:\n{log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{process.args[:3]} did not listen on {port}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    try:
+        wait_listening(port, [process], timeout)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{process.args[:3]}: {exc}:\n{log.read_text()[-3000:]}") from None
 
 
 def wait_until(predicate, timeout: float = 60, what: str = "the condition", interval: float = 0.1):
@@ -57,25 +45,14 @@ def wait_until(predicate, timeout: float = 60, what: str = "the condition", inte
     return value
 
 
-def database_url(port: int | None = None) -> str:
-    """The test database (PostgreSQL) as a DATABASE_URL; `port` replaces its port (a proxy)."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    return (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-            f"{port or db['PORT'] or 5432}/{db['NAME']}")
-
-
 def _env(extra: dict | None) -> dict:
-    return {**os.environ, "COLORPROJ_MEDIA_ROOT": str(settings.MEDIA_ROOT), "PYTHONUNBUFFERED": "1",
-            "DJANGO_DEBUG": "0", "PYTHONPATH": str(HERE.parent), **(extra or {})}
+    return child_env({"PYTHONPATH": str(HERE.parent), **(extra or {})})  # slow_worker.py imports the project
 
 
-def start_server(env: dict, log: Path, port: int | None = None) -> subprocess.Popen:
-    """daphne on `port` (default: a free one), with `env` on top of this process's environment."""
+def start_server(env: dict | None, log: Path, port: int | None = None) -> subprocess.Popen:
+    """daphne on `port` (default: a free one), on the test database, with `env` on top."""
     port = port or free_port()
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "colorproj.asgi:application"], env=_env(env), stdout=open(log, "a"),
+    server = subprocess.Popen(daphne_command(port), env=_env(env), stdout=open(log, "a"),
                               stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
     try:
         wait_port(port, server, log)
@@ -93,14 +70,10 @@ def start_worker(queues: str, log: Path, *, slow: bool = False, env: dict | None
     from celery import Celery
 
     name = f"{'slow' if slow else 'worker'}-{uuid.uuid4().hex[:6]}@localhost"
-    command = [sys.executable, str(HERE / "slow_worker.py")] if slow else [sys.executable, "-m", "celery"]
-    command += ["-A", "colorproj", "worker", "-Q", queues, "-P", "threads", "-c", str(concurrency), "-n", name,
-                "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
-    env = {"DATABASE_URL": database_url(), **(env or {})}
-    if broker:
-        env["REDIS_URL"] = broker
-    process = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                               env=_env(env))
+    program = [sys.executable, str(HERE / "slow_worker.py")] if slow else None
+    env = {**(env or {}), **({"REDIS_URL": broker} if broker else {})}
+    process = subprocess.Popen(worker_command(queues, name, concurrency, program=program), cwd=settings.BASE_DIR,
+                               stdout=open(log, "w"), stderr=subprocess.STDOUT, env=_env(env))
     from colorproj.celery import app
 
     control = app
@@ -116,16 +89,6 @@ def start_worker(queues: str, log: Path, *, slow: bool = False, env: dict | None
             return process
     stop(process)
     raise AssertionError(f"worker not ready:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 class RedisServer:

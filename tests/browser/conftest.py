@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from tests.processes import database_url, start_server, stop
+from tests.processes import start_server, stop
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,19 +32,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-def server_env() -> dict:
-    """The environment of a server process that shares this test run's database."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return {"COLORPROJ_SQLITE": str(db["NAME"])}
-    return {"DATABASE_URL": database_url()}
-
-
 @pytest.fixture(scope="session")
 def studio_server(django_db_setup, django_db_blocker, media_root, celery_worker, tmp_path_factory):
-    server = start_server(server_env(), tmp_path_factory.mktemp("daphne") / "daphne.log")
+    server = start_server(None, tmp_path_factory.mktemp("daphne") / "daphne.log")
     try:
         yield server.url
     finally:

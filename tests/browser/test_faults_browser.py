@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from tests.browser.conftest import log_in, server_env
+from tests.browser.conftest import log_in
 from tests.browser.editor_page import click_at, open_editor, wait_settled, wait_until
-from tests.processes import RedisServer, TcpProxy, database_url, start_server, start_worker, stop
+from tests.processes import RedisServer, TcpProxy, database_env, start_server, start_worker, stop
 
 from annotations.models import AuditEvent, HintRevision
 
@@ -33,7 +33,7 @@ def own_server(tmp_path, transactional_db, celery_worker):
     servers = []
 
     def start(env: dict | None = None, port: int | None = None):
-        servers.append(start_server({**server_env(), **(env or {})}, tmp_path / "daphne.log", port))
+        servers.append(start_server(env, tmp_path / "daphne.log", port))
         return servers[-1]
 
     yield start
@@ -69,7 +69,7 @@ def test_the_editor_rides_out_a_redis_restart_and_a_database_outage(browser, own
     redis = RedisServer(tmp_path).start()
     proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
     worker = start_worker("preview", tmp_path / "worker.log", broker=redis.url)
-    server = own_server({"REDIS_URL": redis.url, "DATABASE_URL": database_url(proxy.port)})
+    server = own_server({"REDIS_URL": redis.url, **database_env(proxy.port)})
     page = log_in(browser, server.url, "annotator", "pw-annotator")
     try:
         open_editor(page, keyframe)

@@ -10,8 +10,8 @@ import uuid
 import pytest
 from django.db import connection
 from tests.conftest import CLIP_FRAMES
-from tests.faults.test_killed_worker import ingest_outcome
-from tests.processes import TcpProxy, database_url, start_worker, stop, wait_until
+from tests.faults.outcomes import ingest_outcome
+from tests.processes import TcpProxy, database_env, start_worker, stop, wait_until
 
 from annotations.actions.footage import upload_footage
 from annotations.models import Footage
@@ -25,7 +25,7 @@ def test_an_ingest_finishes_after_a_database_outage(transactional_db, project, u
     proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
     log = tmp_path / "worker.log"
     worker = start_worker(queue, log, slow=True,
-                          env={"SLOW_INGEST_SECONDS": "0.4", "DATABASE_URL": database_url(proxy.port)})
+                          env={"SLOW_INGEST_SECONDS": "0.4", **database_env(proxy.port)})
     try:
         footage = upload_footage(project, users["producer"], upload(clips("h264"), "reel.mp4"), name="Reel")
         wait_until(lambda: Footage.objects.get(pk=footage.pk).progress >= 0.2, 60, "ingest to be under way")

@@ -9,30 +9,18 @@ import signal
 import time
 import uuid
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from tests.annotations.review_helpers import approve_all, wait_render
 from tests.conftest import CLIP_FRAMES
+from tests.faults.outcomes import ingest_outcome
 from tests.processes import start_worker, stop, wait_until
 
 from annotations.actions.footage import upload_footage
 from annotations.actions.render import start_render
-from annotations.models import AuditEvent, Footage, Render, RenderStretch
+from annotations.models import Footage, Render, RenderStretch
 
 pytestmark = pytest.mark.distributed
 TAKEOVER = {"COLORPROJ_VISIBILITY_TIMEOUT": "3", "COLORPROJ_RESTORE_INTERVAL": "1"}
-
-
-def ingest_outcome(footage: Footage) -> dict:
-    """What an ingest left behind, counted: shots, frames, proxy files, audit records."""
-    footage.refresh_from_db()
-    proxies = Path(settings.MEDIA_ROOT, footage.derived_dir, "proxy")
-    return {"status": footage.status, "shots": [(s.first_frame, s.frame_count) for s in footage.shots.all()],
-            "proxies": len(list(proxies.glob("*.jpg"))) if proxies.exists() else 0,
-            "audit": sorted(AuditEvent.objects.filter(target_type="footage", target_id=str(footage.pk))
-                            .values_list("verb", flat=True))}
 
 
 def test_a_killed_worker_does_not_lose_the_ingest(transactional_db, project, users, clips, upload, settings, tmp_path):

@@ -38,7 +38,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,13 +48,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote
 
 import cv2
 import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+
+from colorproj.processes import child_env, daphne_command, free_port, stop, wait_listening, worker_command
 
 WARMUP_EDITS = 3
 WARMUP_TIMEOUT = 120  # the first preview of a server loads the network
@@ -69,22 +69,6 @@ def percentiles(values: list[float]) -> dict:
     if not values:
         return dict.fromkeys(keys)
     return {key: round(float(np.percentile(values, int(key[1:]))), 1) for key in keys}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def database_env() -> dict:
-    """Environment that points a server or worker process at the database this command uses
-    (under pytest: the test database)."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return {"COLORPROJ_SQLITE": str(db["NAME"]), "DATABASE_URL": ""}
-    return {"DATABASE_URL": f"postgres://{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}@"
-                            f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{quote(db['NAME'])}"}
 
 
 @contextlib.contextmanager
@@ -275,9 +259,7 @@ class Servers:
         self.keep_log = False
 
     def __enter__(self) -> Servers:
-        env = {**os.environ, **database_env(), "PYTHONUNBUFFERED": "1", "DJANGO_DEBUG": "0",
-               "COLORPROJ_MEDIA_ROOT": str(settings.MEDIA_ROOT), "COLORPROJ_PREVIEW_THREADS": str(self.workers),
-               "COLORPROJ_REDIS_PREFIX": self.prefix}
+        env = child_env({"COLORPROJ_PREVIEW_THREADS": str(self.workers), "COLORPROJ_REDIS_PREFIX": self.prefix})
         if self.mode == "celery":
             env.update(REDIS_URL=self.redis, COLORPROJ_JOBS="celery")
         else:
@@ -285,35 +267,21 @@ class Servers:
             env["COLORPROJ_JOBS"] = "embedded"
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix=f"loadtest-{self.mode}-", delete=False)
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "colorproj.asgi:application"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+        self.server = subprocess.Popen(daphne_command(self.port), env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                       cwd=settings.BASE_DIR)
         if self.mode == "celery":
             self.worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "colorproj", "worker", "-Q", "preview", "-P", "threads",
-                 "-c", str(self.workers), "-n", f"{self.prefix}@localhost", "--without-gossip",
-                 "--without-mingle", "--without-heartbeat", "-l", "warning"],
+                worker_command("preview", f"{self.prefix}@localhost", self.workers, loglevel="warning"),
                 env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
         try:
-            self._wait_listening()
-        except BaseException:
+            wait_listening(self.port, self.processes)
+        except BaseException as exc:
             self.keep_log = True
             self.__exit__()
+            if isinstance(exc, RuntimeError):
+                raise CommandError(f"the {self.mode} server did not start ({exc}); see {self.log.name}") from None
             raise
         return self
-
-    def _wait_listening(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if any(p.poll() is not None for p in self.processes):
-                raise CommandError(f"the {self.mode} server exited; see {self.log.name}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise CommandError(f"the {self.mode} server did not start; see {self.log.name}") from None
-                time.sleep(0.2)
 
     @property
     def processes(self) -> list[subprocess.Popen]:
@@ -324,13 +292,7 @@ class Servers:
 
     def __exit__(self, *exc):
         for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            stop(process)
         self.log.close()
         if self.mode == "celery":
             self._forget_redis_keys()
