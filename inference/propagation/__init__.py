@@ -22,9 +22,11 @@ both directions; forward-backward consistency gives each flow a confidence. Keyf
 is carried along composed flows from the keyframe a stretch starts at and, backward, from
 the one it ends at; the previous output is warped one step. The fusion CNN (network.py)
 blends these candidates with the frame's luma and fills what none covers. Chroma is then
-brought to full resolution by luma-guided upsampling and composed with the source luma,
-which is never altered. method="flow" is the classical baseline: the two keyframe
-candidates blended by confidence and nearness, no network.
+brought to full resolution by luma-guided upsampling; the keyframes' own fine chroma (what
+the working resolution loses) is added back, warped along the same flows scaled up and
+weighted by each keyframe's share and confidence. The result is composed with the source
+luma, which is never altered. method="flow" is the classical baseline: the two keyframe
+candidates blended by confidence and nearness, no network (the full-resolution step is the same).
 """
 from .engine import PropagationError, ShotPropagator, stretches
 

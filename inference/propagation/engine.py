@@ -1,6 +1,7 @@
 """ShotPropagator: color keyframes carried through a shot (see the package docstring for the API)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -10,8 +11,8 @@ import torch
 
 from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
 
-from .features import Candidate, absent, flow_blend, keyframe_chain, network_input, previous_candidate
-from .flow import MotionEstimator, consistency
+from .features import Candidate, absent, detail_sources, flow_blend, keyframe_chain, network_input, previous_candidate
+from .flow import MotionEstimator, consistency, warp
 from .network import AB_SCALE, FusionNet
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "propagation.pt"
@@ -21,6 +22,16 @@ METHODS = ("cnn", "flow")
 GUIDE_RADIUS, GUIDE_EPS = 2, 1e-3
 
 Progress = Callable[[int, int], None]
+
+
+def borrow_detail(detail: np.ndarray, flow: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """A keyframe's full-resolution chroma detail warped onto a frame by the working-resolution
+    flow back to it (scaled up), times the per-pixel weight it gets there."""
+    height, width = detail.shape[:2]
+    flow = cv2.resize(flow.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    flow *= np.array([width / weight.shape[1], height / weight.shape[0]], np.float32)
+    weight = cv2.resize(weight.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return warp(detail, flow) * weight[..., None]
 
 
 class PropagationError(ValueError):
@@ -144,14 +155,22 @@ class ShotPropagator:
         order = [origin] + walk + ([target] if target is not None else [])
         lumas = {i: self._work_luma(source.luma(i), work) for i in order}
         work_ab = {origin: self._work_ab(keys[origin], work)}
+        borrowed = {}
         if walk:
-            work_ab.update(self._walk(order, lumas, keys, work, target is not None, work_ab[origin]))
+            walked, borrowed = self._walk(order, lumas, keys, work, target is not None, work_ab[origin])
+            work_ab.update(walked)
+        details = {}  # keyframe index -> its full-resolution chroma detail, made when first borrowed
         for index in range(start, end):
             if index in keys:  # keyframes pass through with their own chroma at full resolution
                 rgb = with_luma(source.luma(index), as_float(keys[index]))
             else:
                 luma = source.luma(index)
-                rgb = compose_lab(luma, self._upsample(luma, work_ab[index]))
+                ab = self._upsample(luma, work_ab.pop(index))
+                for key, flow, weight in borrowed.pop(index):
+                    if key not in details:
+                        details[key] = self._detail(source.luma(key), keys[key], work)
+                    ab += borrow_detail(details[key], flow, weight)
+                rgb = compose_lab(luma, ab)
             yield index, to_uint8(rgb)
 
     def _walk(self, order, lumas, keys, work, has_target: bool, origin_ab):
@@ -175,19 +194,17 @@ class ShotPropagator:
             chain = keyframe_chain(self._work_ab(keys[target], work), lumas[target], steps)
             for j, cand in zip(range(last - 1, 0, -1), chain):
                 # kept as float16 until used: a long stretch holds one per frame
-                targets[j] = (cand.ab.astype(np.float16), cand.confidence.astype(np.float16),
-                              cand.mismatch.astype(np.float16))
+                targets[j] = tuple(plane.astype(np.float16) for plane in dataclasses.astuple(cand))
         steps = ((lumas[order[j]], to_prev[j], conf_prev[j]) for j in range(1, last))
         chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
-        result = {}
+        result, borrowed = {}, {}
         prev_ab = origin_ab
         for j, origin_cand in zip(range(1, last), chain):
             index = order[j]
             to_origin = j
             to_target = (last - j) if has_target else None
             if has_target:
-                ab, conf, mismatch = targets.pop(j)
-                target_cand = Candidate(ab.astype(np.float32), conf.astype(np.float32), mismatch.astype(np.float32))
+                target_cand = Candidate(*(plane.astype(np.float32) for plane in targets.pop(j)))
             else:
                 target_cand = absent(height, width)
             if self.model is None:
@@ -197,7 +214,10 @@ class ShotPropagator:
                 planes = network_input(lumas[index], origin_cand, target_cand, prev, to_origin, to_target)
                 out = self._fuse(planes)
             result[index] = prev_ab = np.ascontiguousarray(out, dtype=np.float32)
-        return result
+            sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first
+            borrowed[index] = [(key, cand.flow.astype(np.float16), weight.astype(np.float16))
+                               for key, (cand, weight) in zip((order[0], order[-1]), sources)]
+        return result, borrowed
 
     def _fuse(self, planes: np.ndarray) -> np.ndarray:
         """One CNN step. On the CPU it runs on one thread: a small network gains little from more,
@@ -212,6 +232,10 @@ class ShotPropagator:
                 return self.model(x)[0].permute(1, 2, 0).float().cpu().numpy() * AB_SCALE
         finally:
             torch.set_num_threads(threads)
+
+    def _detail(self, luma: np.ndarray, rgb: np.ndarray, work) -> np.ndarray:
+        """A keyframe's chroma detail: its full-resolution a/b minus what the working resolution keeps of it."""
+        return rgb_to_lab(as_float(rgb))[..., 1:] - self._upsample(luma, self._work_ab(rgb, work))
 
     @staticmethod
     def _upsample(luma: np.ndarray, ab: np.ndarray) -> np.ndarray:

@@ -27,6 +27,8 @@ class Candidate:
     ab: np.ndarray  # H x W x 2, Lab a/b
     confidence: np.ndarray  # H x W in [0, 1]
     mismatch: np.ndarray  # H x W, frame luma minus warped candidate luma
+    flow: np.ndarray | None = None  # H x W x 2, back to the keyframe (keyframe candidates only)
+    flow: np.ndarray | None = None  # H x W x 2, back to the keyframe (keyframe candidates only)
 
 
 def absent(height: int, width: int) -> Candidate:
@@ -50,7 +52,7 @@ def keyframe_chain(
     for luma, flow, flow_confidence in steps:
         accumulated = compose(flow, accumulated)
         confidence = flow_confidence * warp(confidence, flow)
-        yield Candidate(warp(key_ab, accumulated), confidence, luma - warp(key_luma, accumulated))
+        yield Candidate(warp(key_ab, accumulated), confidence, luma - warp(key_luma, accumulated), accumulated)
 
 
 def previous_candidate(
@@ -76,10 +78,28 @@ def network_input(
     return np.stack(planes).astype(np.float32, copy=False)
 
 
+def keyframe_weights(origin: Candidate, target: Candidate, to_origin: int, to_target: int | None):
+    """The classical blend's per-pixel shares of the two keyframe candidates (summing to 1):
+    confidence times nearness in time. Without a target keyframe the origin takes all."""
+    if to_target is None:
+        return np.ones_like(origin.confidence), np.zeros_like(origin.confidence)
+    w_origin = (origin.confidence + 1e-3) / to_origin
+    w_target = (target.confidence + 1e-3) / to_target
+    total = w_origin + w_target
+    return w_origin / total, w_target / total
+
+
 def flow_blend(origin: Candidate, target: Candidate, to_origin: int, to_target: int | None) -> np.ndarray:
     """The classical method: keyframe candidates weighted by confidence and nearness in time."""
     if to_target is None:
         return origin.ab
-    w_origin = (origin.confidence + 1e-3) / to_origin
-    w_target = (target.confidence + 1e-3) / to_target
-    return (origin.ab * w_origin[..., None] + target.ab * w_target[..., None]) / (w_origin + w_target)[..., None]
+    w_origin, w_target = keyframe_weights(origin, target, to_origin, to_target)
+    return origin.ab * w_origin[..., None] + target.ab * w_target[..., None]
+
+
+def detail_sources(origin: Candidate, target: Candidate, to_origin: int, to_target: int | None):
+    """[(candidate, weight)] of the keyframes whose full-resolution chroma detail this frame borrows:
+    the classical shares, scaled by each warp's confidence (no detail where no warp is trusted)."""
+    shares = keyframe_weights(origin, target, to_origin, to_target)
+    pairs = zip((origin, target), shares) if to_target is not None else [(origin, shares[0])]
+    return [(cand, share * cand.confidence) for cand, share in pairs]

@@ -1,8 +1,9 @@
 """The shot propagation engine on small synthetic shots (no shared data needed)."""
+import cv2
 import numpy as np
 import pytest
 
-from inference.color import as_float, rgb_to_lab, to_luma, to_uint8, with_luma
+from inference.color import as_float, compose_lab, rgb_to_lab, to_luma, to_uint8, with_luma
 from inference.propagation import PropagationError, ShotPropagator, stretches
 from inference.propagation.engine import WEIGHTS
 from inference.propagation.evaluate import cdc, psnr, synthetic_shot
@@ -88,6 +89,26 @@ def test_callable_source_progress_and_guided_full_resolution():
     assert calls[-1] == (6, 6) and len(calls) == 6
     assert np.mean([psnr(out[i], color[i]) for i in range(1, 5)]) > 22
     assert np.abs(to_luma(out[3]) * 255 - gray[3]).max() <= 1.0
+
+
+@pytest.mark.parametrize("method", ["cnn", "flow"])
+def test_keyframe_colors_finer_than_the_working_resolution_are_carried(method, request):
+    """6-px color cells panning across a 960x540 shot: at the working resolution (320 px) they are
+    2 px, so chroma brought back from there alone cannot show them; the keyframes' own detail can."""
+    rng = np.random.default_rng(7)
+    cells = rng.integers(0, 256, (92, 170, 3)).astype(np.uint8)
+    scene = cv2.resize(cells, (170 * 6, 92 * 6), interpolation=cv2.INTER_NEAREST)
+    color = [np.ascontiguousarray(scene[:540, 6 * t : 6 * t + 960]) for t in range(5)]
+    gray = [to_uint8(to_luma(f)) for f in color]
+    propagator = request.getfixturevalue(method)
+    out = run(propagator, gray, {0: color[0], 4: color[4]})
+    work = propagator._work_size((540, 960))
+    # The best any method limited to working-resolution chroma can do: the true chroma at that size.
+    ceiling = [psnr(to_uint8(compose_lab(as_float(gray[i]), propagator._upsample(as_float(gray[i]),
+                                                                                  propagator._work_ab(color[i], work)))),
+                    color[i]) for i in range(1, 4)]
+    scores = [psnr(out[i], color[i]) for i in range(1, 4)]
+    assert min(scores) > max(ceiling) + 10, (scores, ceiling)
 
 
 def test_cdc_is_zero_for_a_still_and_grows_with_flicker(shot):
