@@ -21,5 +21,9 @@ class Conflict(ActionError):
     status = 409
 
 
+class Gone(ActionError):
+    status = 410
+
+
 class TooLarge(ActionError):
     status = 413

@@ -12,6 +12,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -119,6 +120,8 @@ def retry_render(render: Render, actor) -> Render:
     permissions.require(actor, render.shot.project, Cap.RENDER)
     if render.status != Render.Status.FAILED:
         raise Conflict(f"only a failed render can be retried; this one is {render.status}")
+    if render.files_removed:
+        raise Conflict("this render's files were removed to free space; start a new render")
     if render.shot.renders.filter(status__in=ACTIVE).exists():
         raise Conflict("this shot is already being rendered; wait for that render to finish")
     current = {k.pk: k for k in render.shot.keyframes.select_related("head")}
@@ -152,6 +155,29 @@ def cancel_render(render: Render, actor) -> Render:
     fail(render, f"cancelled by {actor.username}")
     render.refresh_from_db()
     return render
+
+
+def remove_files(render: Render, actor) -> int:
+    """Delete a finished or failed render's stored files (frames, pictures, deliverables) to free space;
+    its row, its deliverables' manifests and the audit trail stay. Returns the bytes freed.
+    `actor` None is the retention command (`manage.py prune_renders`)."""
+    with transaction.atomic():
+        render = _locked(render, "shot__project")
+        if actor is not None:
+            permissions.require(actor, render.shot.project, Cap.RENDER)
+        if render.status in ACTIVE:
+            raise Conflict(f"render {render.pk} is {render.status}; cancel it before removing its files")
+        files = pipeline.stored_files(render.storage_dir)
+        freed = sum(size for _, size in files)
+        if render.files_removed is None:
+            render.files_removed = timezone.now()
+            render.save(update_fields=["files_removed"])
+            record(render.shot.project, actor, "render.files_removed", render, groups=_groups(render),
+                   data=_data(render), after={"files": len(files), "bytes": freed})
+        # Once committed: a failure then leaves files that a second call removes, never a row
+        # whose files are gone while it says they are there.
+        transaction.on_commit(lambda: [default_storage.delete(name) for name, _ in files])
+    return freed
 
 
 # --- Steps run by the render jobs ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from annotations.actions import render as actions
 from annotations.api.views import get_shot
+from annotations.errors import Gone
 from annotations.models import Deliverable, Render, RenderStretch
 from annotations.permissions import Cap, get_for_user
 from annotations.render import deliverables, pipeline
@@ -49,7 +50,7 @@ class RenderSerializer(serializers.ModelSerializer):
         model = Render
         fields = ["id", "shot", "status", "progress", "error", "requested_by", "created", "started", "finished",
                   "keyframe_method", "propagation_method", "sequence_start", "keyframes", "inputs_hash", "engines",
-                  "output_hash", "qc", "stretches", "deliverables"]
+                  "output_hash", "qc", "files_removed", "stretches", "deliverables"]
         read_only_fields = fields
 
     def get_keyframes(self, render) -> list[dict]:
@@ -103,6 +104,22 @@ class RenderRetry(APIView):
         return Response(_detail(render.pk), status=status.HTTP_202_ACCEPTED)
 
 
+class RenderRemoveFiles(APIView):
+    """Delete a finished or failed render's stored files to free space (its record and manifests stay)."""
+
+    @extend_schema(request=None, responses={200: RenderSerializer, 409: OpenApiResponse(description="still running")})
+    def post(self, request, pk):
+        render = get_render(request, pk, Cap.RENDER)
+        actions.remove_files(render, request.user)
+        return Response(_detail(render.pk))
+
+
+def _files_kept(render: Render) -> None:
+    if render.files_removed:
+        raise Gone(f"the files of render {render.pk} were removed on {render.files_removed:%Y-%m-%d} "
+                   "to free space; render the shot again")
+
+
 class RenderPicture(APIView):
     """The before/after contact sheet (`contact-sheet`) or the QC curves (`qc`) of a finished render."""
 
@@ -111,6 +128,7 @@ class RenderPicture(APIView):
         render = get_render(request, pk)
         if picture not in pipeline.PICTURES or render.status != Render.Status.DONE:
             raise Http404("no such picture")
+        _files_kept(render)
         name = pipeline.picture_name(render, picture)
         if not default_storage.exists(name):
             raise Http404("no such picture")
@@ -141,6 +159,7 @@ class DeliverableDownload(APIView):
                               (206, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, pk, kind):
         deliverable = _deliverable(request, pk, kind)
+        _files_kept(deliverable.render)
         return file_download(request, deliverable.file, filename=deliverable.filename,
                              content_type=deliverable.content_type, etag=deliverable.sha256)
 

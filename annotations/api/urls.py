@@ -46,6 +46,7 @@ urlpatterns = [
     path("renders/<int:pk>/", r.RenderDetail.as_view(), name="render-detail"),
     path("renders/<int:pk>/retry/", r.RenderRetry.as_view(), name="render-retry"),
     path("renders/<int:pk>/cancel/", r.RenderCancel.as_view(), name="render-cancel"),
+    path("renders/<int:pk>/remove-files/", r.RenderRemoveFiles.as_view(), name="render-remove-files"),
     path("renders/<int:pk>/contact-sheet.jpg", r.RenderPicture.as_view(), {"picture": "contact-sheet"},
          name="render-contact-sheet"),
     path("renders/<int:pk>/qc.png", r.RenderPicture.as_view(), {"picture": "qc"}, name="render-qc-chart"),

@@ -36,6 +36,8 @@ class Render(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    files_removed = models.DateTimeField(null=True, blank=True,
+                                         help_text="when its stored files were deleted to free space (rows stay)")
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -97,6 +97,7 @@ api:shot-renders               POST    403  404       403       403      409    
 api:render-detail              GET     403  404       200       200      200      200     404
 api:render-retry               POST    403  404       403       403      409      409     404
 api:render-cancel              POST    403  404       403       403      409      409     404
+api:render-remove-files        POST    403  404       403       403      200      200     404
 api:render-contact-sheet       GET     403  404       200       200      200      200     404
 api:render-qc-chart            GET     403  404       200       200      200      200     404
 api:deliverable-download       GET     403  404       403       403      200      200     404
@@ -164,6 +165,7 @@ KWARGS = {
     "api:render-detail": lambda i: {"pk": i["render"]},
     "api:render-retry": lambda i: {"pk": i["render"]},
     "api:render-cancel": lambda i: {"pk": i["render"]},
+    "api:render-remove-files": lambda i: {"pk": i["render"]},
     "api:render-contact-sheet": lambda i: {"pk": i["render"]},
     "api:render-qc-chart": lambda i: {"pk": i["render"]},
     "api:deliverable-download": lambda i: {"pk": i["render"], "kind": "mp4"},
@@ -204,6 +206,7 @@ BODIES = {
     ("api:shot-renders", "POST"): lambda w: ("json", {}),
     ("api:render-retry", "POST"): lambda w: ("json", {}),
     ("api:render-cancel", "POST"): lambda w: ("json", {}),
+    ("api:render-remove-files", "POST"): lambda w: ("json", {}),
 }
 
 
