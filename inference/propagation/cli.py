@@ -40,6 +40,7 @@ def register(commands, groups):
     t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
     t.add_argument("--init", type=Path, help="start from this checkpoint's weights (a fresh run only)")
     t.add_argument("--out", type=Path, help="checkpoint folder (default .train/propagation)")
+    t.add_argument("--weights", type=Path, help="where the trained weights go (default inference/weights/propagation.pt)")
     t.add_argument("--pack-only", action="store_true", help="only pack the training data into .data/propagation")
     t.add_argument("--export-clips", type=Path, metavar="DIR",
                    help="only write the validation videos as folders of PNG frames (for evaluate --clips)")
@@ -253,7 +254,7 @@ def train_command(args) -> int:
         train.validation_clips()
         return 0
     train.train(total_steps=args.steps, batch=args.batch, steps=args.unroll, loss=args.loss, lr=args.lr,
-                init=args.init, out=args.out or train.CHECKPOINTS)
+                init=args.init, out=args.out or train.CHECKPOINTS, weights=args.weights)
     return 0
 
 

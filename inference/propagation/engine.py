@@ -1,7 +1,6 @@
 """ShotPropagator: color keyframes carried through a shot (see the package docstring for the API)."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -194,7 +193,8 @@ class ShotPropagator:
             chain = keyframe_chain(self._work_ab(keys[target], work), lumas[target], steps)
             for j, cand in zip(range(last - 1, 0, -1), chain):
                 # kept as float16 until used: a long stretch holds one per frame
-                targets[j] = tuple(plane.astype(np.float16) for plane in dataclasses.astuple(cand))
+                targets[j] = tuple(plane.astype(np.float16) for plane in (cand.ab, cand.confidence, cand.mismatch,
+                                                                          cand.flow))
         steps = ((lumas[order[j]], to_prev[j], conf_prev[j]) for j in range(1, last))
         chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
         result, borrowed = {}, {}

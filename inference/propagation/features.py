@@ -28,7 +28,6 @@ class Candidate:
     confidence: np.ndarray  # H x W in [0, 1]
     mismatch: np.ndarray  # H x W, frame luma minus warped candidate luma
     flow: np.ndarray | None = None  # H x W x 2, back to the keyframe (keyframe candidates only)
-    flow: np.ndarray | None = None  # H x W x 2, back to the keyframe (keyframe candidates only)
 
 
 def absent(height: int, width: int) -> Candidate:
@@ -101,5 +100,5 @@ def detail_sources(origin: Candidate, target: Candidate, to_origin: int, to_targ
     """[(candidate, weight)] of the keyframes whose full-resolution chroma detail this frame borrows:
     the classical shares, scaled by each warp's confidence (no detail where no warp is trusted)."""
     shares = keyframe_weights(origin, target, to_origin, to_target)
-    pairs = zip((origin, target), shares) if to_target is not None else [(origin, shares[0])]
-    return [(cand, share * cand.confidence) for cand, share in pairs]
+    keyframes = (origin, target) if to_target is not None else (origin,)
+    return [(cand, share * cand.confidence) for cand, share in zip(keyframes, shares)]

@@ -258,15 +258,15 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
             torch.save(state, out / "last.tmp")
             (out / "last.tmp").replace(checkpoint)
     target = weights or (Path(__file__).resolve().parent.parent / "weights" / "propagation.pt")
-    export(checkpoint, target)
+    export(checkpoint, target, unroll=steps, batch=batch, init=init)
     log(f"weights written to {target}")
     return target
 
 
-def export(checkpoint: Path, target: Path) -> None:
+def export(checkpoint: Path, target: Path, unroll: int, batch: int, init: Path | None = None) -> None:
     """Strip a checkpoint to the weights the engine loads."""
     state = torch.load(checkpoint, weights_only=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(step=state["step"], data="shared videos (hash split, 1 in 6 held out) + synthetic photo clips",
-                work_long_side=320, unroll=3, batch=8)
+                work_long_side=320, unroll=unroll, batch=batch, init=str(init) if init else None)
     torch.save(dict(model=state["model"], config={}, meta=meta), target)
