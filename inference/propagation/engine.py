@@ -173,7 +173,8 @@ class ShotPropagator:
             yield index, to_uint8(rgb)
 
     def _walk(self, order, lumas, keys, work, has_target: bool, origin_ab):
-        """a/b at the working resolution for every walked frame (order[1:-1] or order[1:])."""
+        """a/b at the working resolution for every walked frame (order[1:-1] or order[1:]), and per frame
+        the keyframes whose full-resolution detail it borrows: [(keyframe index, flow to it, weight)]."""
         motion = MotionEstimator()
         u8 = {i: to_uint8(lumas[i]) for i in order}
         to_prev, to_next = [None], [None]  # per position in `order`; flows j -> j-1 and j-1 -> j

@@ -1,11 +1,13 @@
 """The review pages in real headless Chromium against a real ASGI server: a reviewer comments on a
-point of the frame and approves; a producer sees the render with its quality checks and downloads.
+point of the frame and approves; a producer sees the render with its quality checks, downloads, and
+removes its files to free space.
 """
 from __future__ import annotations
 
 from annotations.actions import references, review
 from annotations.actions.render import start_render
 from annotations.models import Keyframe, ReviewComment
+from annotations.render import pipeline
 from tests.annotations.review_helpers import annotate, approve_all, hints, wait_render
 
 LOADED = "() => { const i = document.querySelector('img.preview'); return i.complete && i.naturalWidth > 0; }"
@@ -62,6 +64,14 @@ def test_producer_sees_the_render_and_its_quality_checks(login, shot, users, scr
     response = page.request.get(f"/api/renders/{render.pk}/deliverables/png/", headers={"Range": "bytes=0-3"})
     assert response.status == 206 and response.body() == b"PK\x03\x04"
     screenshot(page, "review-render")
+
+    # Freeing the space: the page asks first, then the files go and the record stays.
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        box.locator("[data-remove-files]").click()
+    page.wait_for_selector(f"[data-render='{render.pk}'] [data-field=files-removed]")
+    assert f"/api/renders/{render.pk}/deliverables/prores/" not in [a.get_attribute("href") for a in box.locator("a").all()]
+    assert "manifest" in box.inner_text() and pipeline.stored_files(render.storage_dir) == []
     assert page.errors == []
 
     page = login("annotator", "pw-annotator")
