@@ -114,8 +114,8 @@ def suggested_keyframes(request, pk):
 
 
 def latest_render(shot: Shot):
-    """The shot's newest finished render, if any."""
-    return shot.renders.filter(status="done").order_by("-finished", "-pk").first()
+    """The shot's newest finished render whose files are still stored, if any."""
+    return shot.renders.filter(status="done", files_removed__isnull=True).order_by("-finished", "-pk").first()
 
 
 @login_required

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from annotations.actions.footage import ingest, upload_footage
 from annotations.actions.keyframes import apply_hint_ops
@@ -178,3 +179,6 @@ def test_shot_page_wipes_to_the_finished_render(client, shot, users):
     assert response["Content-Type"] == "image/jpeg" and image.shape[:2] == (shot.height, shot.width)
     assert abs(int(image[..., 0].mean()) - 50000 // 257) < 6 and image[..., 2].mean() < 10
     assert client.get(url.replace("{frame}", "4")).status_code == 404  # not rendered (yet)
+    # Once its files are removed to free space, the shot page no longer offers the wipe.
+    Render.objects.filter(pk=render.pk).update(files_removed=timezone.now())
+    assert page_data(client.get(reverse("studio:shot", args=[shot.pk])), "shot-data")["renderUrl"] is None
