@@ -149,6 +149,18 @@ def write_shot_images(shot) -> None:
     shot.filmstrip_frames = indices
 
 
+def stored_files(prefix: str) -> list[tuple[str, int]]:
+    """(name, size) of every file stored under `prefix`, depth first."""
+    try:
+        folders, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return []
+    found = [(f"{prefix}/{name}", default_storage.size(f"{prefix}/{name}")) for name in files]
+    for folder in folders:
+        found += stored_files(f"{prefix}/{folder}")
+    return found
+
+
 def delete_tree(prefix: str) -> None:
     """Remove everything stored under `prefix`."""
     try:

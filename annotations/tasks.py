@@ -1,4 +1,6 @@
 """Background jobs (thin: load by id, call the action). See colorproj.jobs for how they run."""
+from django.conf import settings
+
 from annotations.render import tasks as render_tasks  # noqa: F401  (registers the render jobs)
 from colorproj.jobs import enqueue, job
 
@@ -14,8 +16,6 @@ def ingest_footage(footage_id: int, split: bool = False) -> None:
 
 
 def enqueue_ingest(footage, *, split: bool = False) -> None:
-    from django.conf import settings
-
     enqueue(ingest_footage, footage.pk, split, queue=settings.COLORPROJ_INGEST_QUEUE)
 
 

@@ -56,15 +56,16 @@ def job(*, queue: str):
 
 
 def enqueue(func: Callable, *args, queue: str | None = None) -> None:
-    """Run `func(*args)` in the background once the current transaction commits."""
-    queue = queue or func.job_queue
-    transaction.on_commit(lambda: _submit(func, args, queue))
+    """Run `func(*args)` in the background once the current transaction commits. `queue` sends it to
+    another Celery queue (dedicated workers); embedded mode runs it in its own queue's threads."""
+    transaction.on_commit(lambda: _submit(func, args, queue or func.job_queue))
 
 
 def _submit(func: Callable, args: tuple, queue: str) -> None:
     if settings.JOBS_MODE == "celery":
         _tasks[func.job_name].apply_async(args=list(args), queue=queue)
         return
+    queue = func.job_queue  # in-process, a job runs in its own queue's pool whatever it was routed to
     with _lock:
         pool = _pools.get(queue)
         if pool is None:

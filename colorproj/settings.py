@@ -223,8 +223,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 
-# Ingest: its queue in distributed mode. Renders: their queue in distributed mode (e.g. "render" for dedicated GPU workers), the engine
-# methods (the CNNs; "levin" / "flow" are the classical methods) and the image-sequence numbering.
+# Queues of ingests and renders in distributed mode (e.g. "render" for dedicated GPU workers), the
+# render's engine methods (the CNNs; "levin" / "flow" are the classical methods) and the
+# image-sequence numbering.
 COLORPROJ_RENDER_QUEUE = os.environ.get("COLORPROJ_RENDER_QUEUE", "batch")
 COLORPROJ_INGEST_QUEUE = os.environ.get("COLORPROJ_INGEST_QUEUE", "batch")
 COLORPROJ_RENDER_KEYFRAME_METHOD = os.environ.get("COLORPROJ_RENDER_KEYFRAME_METHOD", "cnn")

@@ -15,9 +15,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
-import sys
 import uuid
 from pathlib import Path
 

@@ -32,7 +32,7 @@ from annotations.models.keyframes import EMPTY_HINTS, content_hash
 from inference.hints import HintError, parse_hints
 
 MAX_OPS = 500
-EDIT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+EDIT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # also what the API form accepts
 _FIELDS = {"point": {"x", "y", "color", "radius", "reference"}, "stroke": {"points", "width"}}
 
 

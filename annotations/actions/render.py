@@ -12,12 +12,11 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from annotations import events, permissions
+from annotations import events, frames, permissions
 from annotations.actions import review
 from annotations.actions.audit import record
 from annotations.errors import Conflict, Invalid
@@ -34,7 +33,7 @@ JOIN_SHARE = 0.1  # of the progress bar: the stretches take the rest
 
 def _queue(func, render: Render, *args) -> None:
     """Queue a render job on the render's own queue (distributed mode) once this transaction commits."""
-    enqueue(func, render.pk, *args, queue=render.queue if settings.JOBS_MODE == "celery" else None)
+    enqueue(func, render.pk, *args, queue=render.queue)
 
 
 def _groups(render: Render) -> list[str]:
@@ -167,7 +166,7 @@ def remove_files(render: Render, actor) -> int:
             permissions.require(actor, render.shot.project, Cap.RENDER)
         if render.status in ACTIVE:
             raise Conflict(f"render {render.pk} is {render.status}; cancel it before removing its files")
-        files = pipeline.stored_files(render.storage_dir)
+        files = frames.stored_files(render.storage_dir)
         freed = sum(size for _, size in files)
         if render.files_removed is None:
             render.files_removed = timezone.now()
@@ -176,7 +175,7 @@ def remove_files(render: Render, actor) -> int:
                    data=_data(render), after={"files": len(files), "bytes": freed})
         # Once committed: a failure then leaves files that a second call removes, never a row
         # whose files are gone while it says they are there.
-        transaction.on_commit(lambda: [default_storage.delete(name) for name, _ in files])
+        transaction.on_commit(lambda: frames.delete_tree(render.storage_dir))
     return freed
 
 

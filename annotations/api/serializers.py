@@ -3,6 +3,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotations.actions.keyframes import EDIT_ID
 from annotations.models import (AuditEvent, ColorReference, Footage, HintRevision, Keyframe, Membership, Project,
                                 ReferenceAttachment, Role, Shot)
 from annotations.permissions import capabilities
@@ -145,7 +146,7 @@ class HintsSaveSerializer(serializers.Serializer):
 class HintOpsSerializer(serializers.Serializer):
     ops = serializers.ListField(child=serializers.JSONField(), help_text="see docs/api.md for the operations")
     base_revision = serializers.IntegerField(required=False, allow_null=True)
-    edit_id = serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,64}$", required=False,
+    edit_id = serializers.RegexField(EDIT_ID, required=False,
                                      help_text="your id for this edit: sending it again applies it once")
     message = serializers.CharField(required=False, allow_blank=True, max_length=500)
 

@@ -68,18 +68,6 @@ def put(name: str, content: bytes | BinaryIO) -> str:
     return name
 
 
-def stored_files(prefix: str) -> list[tuple[str, int]]:
-    """(name, size) of every file stored under `prefix`, depth first."""
-    try:
-        folders, files = default_storage.listdir(prefix)
-    except FileNotFoundError:
-        return []
-    found = [(f"{prefix}/{name}", default_storage.size(f"{prefix}/{name}")) for name in files]
-    for folder in folders:
-        found += stored_files(f"{prefix}/{folder}")
-    return found
-
-
 def to_uint16(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 

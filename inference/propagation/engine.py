@@ -152,22 +152,25 @@ class ShotPropagator:
             target = None
         work = self._work_size(source.shape)
         order = [origin] + walk + ([target] if target is not None else [])
-        lumas = {i: self._work_luma(source.luma(i), work) for i in order}
+        lumas, key_lumas = {}, {}  # working resolution; full resolution for the stretch's keyframes
+        for i in order:
+            luma = source.luma(i)
+            if i in keys:
+                key_lumas[i] = luma
+            lumas[i] = self._work_luma(luma, work)
         work_ab = {origin: self._work_ab(keys[origin], work)}
-        borrowed = {}
+        borrowed, details = {}, {}
         if walk:
             walked, borrowed = self._walk(order, lumas, keys, work, target is not None, work_ab[origin])
             work_ab.update(walked)
-        details = {}  # keyframe index -> its full-resolution chroma detail, made when first borrowed
+            details = {i: self._detail(key_lumas[i], keys[i], work) for i in key_lumas}  # what walked frames borrow
         for index in range(start, end):
             if index in keys:  # keyframes pass through with their own chroma at full resolution
-                rgb = with_luma(source.luma(index), as_float(keys[index]))
+                rgb = with_luma(key_lumas[index], as_float(keys[index]))
             else:
                 luma = source.luma(index)
                 ab = self._upsample(luma, work_ab.pop(index))
                 for key, flow, weight in borrowed.pop(index):
-                    if key not in details:
-                        details[key] = self._detail(source.luma(key), keys[key], work)
                     ab += borrow_detail(details[key], flow, weight)
                 rgb = compose_lab(luma, ab)
             yield index, to_uint8(rgb)

@@ -18,7 +18,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .data import PACKED, load_clip, pack, pack_clip, video_split
+from .data import PACKED, WORK_LONG_SIDE, load_clip, pack, pack_clip, video_split
+from .engine import WEIGHTS
 from .features import absent, flow_blend, keyframe_chain, network_input, previous_candidate
 from .network import AB_SCALE, FusionNet
 
@@ -257,7 +258,7 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
             state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step)
             torch.save(state, out / "last.tmp")
             (out / "last.tmp").replace(checkpoint)
-    target = weights or (Path(__file__).resolve().parent.parent / "weights" / "propagation.pt")
+    target = weights or WEIGHTS
     export(checkpoint, target, unroll=steps, batch=batch, init=init)
     log(f"weights written to {target}")
     return target
@@ -268,5 +269,5 @@ def export(checkpoint: Path, target: Path, unroll: int, batch: int, init: Path |
     state = torch.load(checkpoint, weights_only=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(step=state["step"], data="shared videos (hash split, 1 in 6 held out) + synthetic photo clips",
-                work_long_side=320, unroll=unroll, batch=batch, init=str(init) if init else None)
+                work_long_side=WORK_LONG_SIDE, unroll=unroll, batch=batch, init=str(init) if init else None)
     torch.save(dict(model=state["model"], config={}, meta=meta), target)

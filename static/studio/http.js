@@ -5,6 +5,18 @@ export function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+// A response body as data: JSON, or the start of whatever else came back (an HTML error page).
+function parse(text) {
+  try { return text ? JSON.parse(text) : null; } catch { return { detail: text.slice(0, 200) }; }
+}
+
+// What a refused request says: DRF's {"detail": ...}, its per-field errors, or the HTTP status.
+export function refusal(status, statusText, text) {
+  const data = parse(text);
+  const detail = data && (data.detail || data.message || Object.entries(data).map(([k, v]) => `${k}: ${v}`).join("; "));
+  return detail || `${status} ${statusText}`;
+}
+
 export async function api(url, { method = "GET", json, form } = {}) {
   const headers = { "X-CSRFToken": csrfToken(), Accept: "application/json" };
   let body;
@@ -12,11 +24,6 @@ export async function api(url, { method = "GET", json, form } = {}) {
   if (form !== undefined) body = form;
   const response = await fetch(url, { method, headers, body, credentials: "same-origin" });
   const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text.slice(0, 200) }; }
-  if (!response.ok) {
-    const detail = data && (data.detail || data.message || Object.entries(data).map(([k, v]) => `${k}: ${v}`).join("; "));
-    throw new Error(detail || `${response.status} ${response.statusText}`);
-  }
-  return data;
+  if (!response.ok) throw new Error(refusal(response.status, response.statusText, text));
+  return parse(text);
 }

@@ -1,7 +1,7 @@
 // The project page's footage card: upload with a progress bar (XHR: fetch cannot report upload
 // progress), then follow the ingest live over the project socket until the new shots exist.
 
-import { csrfToken } from "./http.js";
+import { csrfToken, refusal } from "./http.js";
 import { StudioSocket } from "./socket.js";
 
 const $ = (id) => document.getElementById(id);
@@ -62,10 +62,8 @@ function upload(data) {
       say(`Uploading ${Math.round((100 * e.loaded) / e.total)}%`);
     };
     xhr.onload = () => {
-      let body = null;
-      try { body = JSON.parse(xhr.responseText); } catch { /* an HTML error page */ }
-      if (xhr.status === 202) resolve(body);
-      else reject(new Error((body && (body.detail || body.message || Object.values(body).flat().join("; "))) || `${xhr.status} ${xhr.statusText}`));
+      if (xhr.status === 202) resolve(JSON.parse(xhr.responseText));
+      else reject(new Error(refusal(xhr.status, xhr.statusText, xhr.responseText)));
     };
     xhr.onerror = () => reject(new Error("the upload was interrupted (network error); nothing was stored"));
     xhr.send(data);

@@ -4,10 +4,10 @@ removes its files to free space.
 """
 from __future__ import annotations
 
+from annotations import frames
 from annotations.actions import references, review
 from annotations.actions.render import start_render
 from annotations.models import Keyframe, ReviewComment
-from annotations.render import pipeline
 from tests.annotations.review_helpers import annotate, approve_all, hints, wait_render
 
 LOADED = "() => { const i = document.querySelector('img.preview'); return i.complete && i.naturalWidth > 0; }"
@@ -71,7 +71,7 @@ def test_producer_sees_the_render_and_its_quality_checks(login, shot, users, scr
         box.locator("[data-remove-files]").click()
     page.wait_for_selector(f"[data-render='{render.pk}'] [data-field=files-removed]")
     assert f"/api/renders/{render.pk}/deliverables/prores/" not in [a.get_attribute("href") for a in box.locator("a").all()]
-    assert "manifest" in box.inner_text() and pipeline.stored_files(render.storage_dir) == []
+    assert "manifest" in box.inner_text() and frames.stored_files(render.storage_dir) == []
     assert page.errors == []
 
     page = login("annotator", "pw-annotator")
