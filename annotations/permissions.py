@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.http import Http404
 
 from annotations.errors import NotAllowed
-from annotations.models import Membership, Project, Role
+from annotations.models import Keyframe, Membership, Project, Role, Shot
 
 
 class Cap:
@@ -78,3 +78,19 @@ def get_for_user(queryset, user, capability: str = Cap.VIEW, project_field: str 
         project = getattr(project, part)
     require(user, project, capability)
     return obj
+
+
+def get_project(user, pk, capability: str = Cap.VIEW) -> Project:
+    """The project `pk` if `user` holds `capability` in it (404 for non-members, 403 for the role)."""
+    return get_for_user(Project.objects.all(), user, capability, project_field="", pk=pk)
+
+
+def get_shot(user, pk, capability: str = Cap.VIEW) -> Shot:
+    """The shot `pk` (with its footage and project) if `user` holds `capability` in its project."""
+    return get_for_user(Shot.objects.select_related("footage", "project"), user, capability, pk=pk)
+
+
+def get_keyframe(user, pk, capability: str = Cap.VIEW) -> Keyframe:
+    """The keyframe `pk` (with shot, footage, project and head revision) if `user` holds `capability`."""
+    return get_for_user(Keyframe.objects.select_related("shot__footage", "shot__project", "head"),
+                        user, capability, project_field="shot__project", pk=pk)

@@ -1,23 +1,5 @@
-"""Background jobs (thin: load by id, call the action). See colorproj.jobs for how they run."""
-from django.conf import settings
-
-from annotations.render import tasks as render_tasks  # noqa: F401  (registers the render jobs)
-from colorproj.jobs import enqueue, job
-
-
-@job(queue="batch")
-def ingest_footage(footage_id: int, split: bool = False) -> None:
-    from annotations.actions.footage import ingest
-    from annotations.models import Footage
-
-    footage = Footage.objects.filter(pk=footage_id).select_related("project").first()
-    if footage is not None:
-        ingest(footage, split=split)
-
-
-def enqueue_ingest(footage, *, split: bool = False) -> None:
-    enqueue(ingest_footage, footage.pk, split, queue=settings.COLORPROJ_INGEST_QUEUE)
-
-
-# The studio's live-preview jobs (queue "preview") register themselves on import.
-from annotations.studio import previews  # noqa: E402,F401
+"""Every background job of the studio, imported here so Celery workers register them all
+(Celery's autodiscovery imports `annotations.tasks`). The jobs live with their stage."""
+from annotations.footage import tasks as footage_tasks  # noqa: F401
+from annotations.keyframes import previews  # noqa: F401  (the preview and suggestion jobs)
+from annotations.render import tasks as render_tasks  # noqa: F401

@@ -1,9 +1,28 @@
+"""The pages of every stage. Studio pages keep the "studio" namespace; the REST API is annotations.api."""
 from django.urls import include, path
 
-from annotations import views
+from annotations.keyframes import pages as keyframes
+from annotations.projects import pages as projects
+from annotations.render import pages as render
+from annotations.review import pages as review
+
+studio = ([
+    path("projects/<int:pk>/", projects.project_page, name="project"),
+    path("shots/<int:pk>/", keyframes.shot_page, name="shot"),
+    path("shots/<int:pk>/suggested-keyframes.json", keyframes.suggested_keyframes, name="suggested-keyframes"),
+    path("shots/<int:pk>/rendered/<int:frame>.jpg", render.rendered_frame, name="rendered-frame"),
+    path("keyframes/<int:pk>/", keyframes.keyframe_page, name="keyframe"),
+    path("keyframes/<int:pk>/frame.png", keyframes.keyframe_frame, name="keyframe-frame"),
+    path("keyframes/<int:pk>/preview.jpg", keyframes.keyframe_preview, name="keyframe-preview"),
+], "studio")
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("projects/<int:pk>/", views.project_page, name="project"),
-    path("review/", include("annotations.review_views")),
+    path("", projects.home, name="home"),
+    path("projects/<int:pk>/", projects.project_overview, name="project"),
+    path("studio/", include(studio)),
+    path("review/keyframes/<int:pk>/", review.keyframe_review, name="review-keyframe"),
+    path("review/keyframes/<int:pk>/preview.png", review.keyframe_preview, name="review-keyframe-preview"),
+    path("review/shots/<int:pk>/", review.shot_review, name="review-shot"),
+    path("review/shots/<int:pk>/report/", review.review_report, name="review-report"),
+    path("review/notifications/", review.notifications, name="notifications"),
 ]

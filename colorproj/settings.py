@@ -283,7 +283,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "annotations.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "annotations.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
     # Scoped rates: "login" throttles POST /api/auth/token/ per client address.
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("COLORPROJ_TOKEN_RATE", "20/min")},

@@ -11,7 +11,6 @@ urlpatterns = [
     # The split view serves its start-up script as a file: no inline script (content security policy).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    path("api/", include("annotations.api.urls")),
-    path("studio/", include("annotations.studio.urls")),
+    path("api/", include("annotations.api")),
     path("", include("annotations.urls")),
 ]

@@ -206,7 +206,7 @@ def outsider(django_user_model):
 
 @pytest.fixture
 def project(users):
-    from annotations.actions import projects
+    from annotations.projects import actions as projects
     from annotations.models import Role
 
     project = projects.create_project(users[Role.MANAGER], "Test project")
@@ -231,7 +231,7 @@ def client_for():
 @pytest.fixture
 def shot(project, users, clips, upload):
     """A tiny ingested shot; ingest runs in this process, so it works in plain `db` tests."""
-    from annotations.actions.footage import ingest, upload_footage
+    from annotations.footage.actions import ingest, upload_footage
 
     footage = upload_footage(project, users["producer"], upload(clips("h264"), "tiny.mp4"), name="Tiny",
                              start_ingest=False)
@@ -242,7 +242,7 @@ def shot(project, users, clips, upload):
 
 @pytest.fixture
 def keyframe(shot, users):
-    from annotations.actions.keyframes import add_keyframe
+    from annotations.keyframes.actions import add_keyframe
 
     return add_keyframe(shot, users["annotator"], 2)
 

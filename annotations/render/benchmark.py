@@ -48,9 +48,11 @@ def run(width: int, height: int, frame_count: int, keys: list[int], folder: Path
     from django.contrib.auth import get_user_model
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from annotations.actions import projects, render as render_actions, review
-    from annotations.actions.footage import ingest, upload_footage
-    from annotations.actions.keyframes import add_keyframe, save_hints
+    from annotations.projects import actions as projects
+    from annotations.render import actions as render_actions
+    from annotations.review import actions as review
+    from annotations.footage.actions import ingest, upload_footage
+    from annotations.keyframes.actions import add_keyframe, save_hints
     from annotations.demo import synthetic_reel
     from annotations.render import tasks
     from inference.media import write_video

@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from annotations import frames
-from annotations.render import engines
+from annotations import engines
 from inference.color import as_float, with_luma
 from inference.hints import parse_hints
 

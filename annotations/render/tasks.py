@@ -1,4 +1,4 @@
-"""The render jobs (thin: load by id, call the step in annotations.actions.render).
+"""The render jobs (thin: load by id, call the step in annotations.render.actions).
 
 Each is safe to run twice: a job redelivered after its worker died (acks late, reject on
 worker lost) finds what is already done and skips it.
@@ -14,7 +14,7 @@ def _render(render_id: int):
 
 @job(queue="batch")
 def prepare_render(render_id: int) -> None:
-    from annotations.actions import render as actions
+    from annotations.render import actions
 
     render = _render(render_id)
     if render is not None:
@@ -23,7 +23,7 @@ def prepare_render(render_id: int) -> None:
 
 @job(queue="batch")
 def render_stretch(render_id: int, index: int) -> None:
-    from annotations.actions import render as actions
+    from annotations.render import actions
 
     render = _render(render_id)
     if render is not None:
@@ -32,7 +32,7 @@ def render_stretch(render_id: int, index: int) -> None:
 
 @job(queue="batch")
 def finalize_render(render_id: int) -> None:
-    from annotations.actions import render as actions
+    from annotations.render import actions
 
     render = _render(render_id)
     if render is not None:

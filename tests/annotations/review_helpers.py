@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 
-from annotations.actions import review
-from annotations.actions.keyframes import add_keyframe, save_hints
+from annotations.review import actions as review
+from annotations.keyframes.actions import add_keyframe, save_hints
 
 RED, GREEN = "#b03020", "#2f8a3a"
 

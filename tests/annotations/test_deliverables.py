@@ -17,7 +17,7 @@ from django.urls import reverse
 from tests.annotations.review_helpers import CLIP_FRAMES, CLIP_TIMECODE, approve_all, audio_packets, hints, run_inline, wait_render
 
 from annotations import frames
-from annotations.actions.render import start_render
+from annotations.render.actions import start_render
 from annotations.models import Footage, Render
 from inference.color import to_luma
 
@@ -186,7 +186,7 @@ def test_pcm_sound_is_encoded_as_aac_for_the_review_copy(project, users, upload,
     """MP4 cannot carry PCM untouched: the review copy gets exactly the shot's samples as AAC."""
     from tests.annotations.review_helpers import encode_with_audio
 
-    from annotations.actions.footage import ingest, upload_footage
+    from annotations.footage.actions import ingest, upload_footage
     from annotations.render import deliverables
 
     clip = encode_with_audio(tmp_path / "transfer.mov", audio_codec="pcm_s16le")

@@ -55,7 +55,7 @@ def test_failed_ingest_on_the_worker_leaves_no_shot(users, project, client_for, 
 def test_row_lock_serialises_concurrent_edits_on_postgresql(keyframe, users):
     from django.db import connections
 
-    from annotations.actions.keyframes import apply_hint_ops
+    from annotations.keyframes.actions import apply_hint_ops
 
     def editor(n):
         try:

@@ -2,7 +2,7 @@
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from annotations.actions.keyframes import apply_hint_ops
+from annotations.keyframes.actions import apply_hint_ops
 from colorproj.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from annotations.actions.keyframes import add_keyframe, apply_hint_ops, delete_keyframe, save_hints
+from annotations.keyframes.actions import add_keyframe, apply_hint_ops, delete_keyframe, save_hints
 from annotations.errors import Conflict, Invalid
 from annotations.models import AuditEvent, HintRevision, Keyframe
 from annotations.models.keyframes import content_hash

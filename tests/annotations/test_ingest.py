@@ -8,7 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from annotations import frames
-from annotations.actions.footage import ingest, split_footage, upload_footage
+from annotations.footage.actions import ingest, split_footage, upload_footage
 from annotations.errors import Conflict, Invalid
 from annotations.models import AuditEvent, Footage, Shot
 

@@ -72,7 +72,7 @@ def test_anonymous_is_refused(project, client_for):
 
 
 def test_projects_list_only_mine(users, outsider, client_for):
-    from annotations.actions.projects import create_project
+    from annotations.projects.actions import create_project
 
     create_project(users["annotator"], "Mine")
     create_project(outsider, "Theirs")

@@ -5,9 +5,9 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from tests.annotations.review_helpers import annotate, approve_all, hints, run_inline
 
-from annotations.actions import render as render_actions
-from annotations.actions import review
-from annotations.actions.keyframes import save_hints
+from annotations.render import actions as render_actions
+from annotations.review import actions as review
+from annotations.keyframes.actions import save_hints
 from annotations.errors import Conflict
 from annotations.models import AuditEvent, Notification, Render
 from annotations.render import pipeline

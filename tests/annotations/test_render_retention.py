@@ -10,7 +10,7 @@ from django.utils import timezone
 from tests.annotations.review_helpers import approve_all, run_inline
 
 from annotations import frames
-from annotations.actions import render as render_actions
+from annotations.render import actions as render_actions
 from annotations.models import AuditEvent, Render
 
 pytestmark = pytest.mark.django_db

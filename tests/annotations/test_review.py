@@ -8,8 +8,10 @@ from django.urls import reverse
 from tests.annotations.review_helpers import GREEN, RED, annotate, approve_all, hints
 
 from annotations import events
-from annotations.actions import projects, references, review
-from annotations.actions.keyframes import apply_hint_ops, save_hints
+from annotations.projects import actions as projects
+from annotations.projects import actions as references
+from annotations.review import actions as review
+from annotations.keyframes.actions import apply_hint_ops, save_hints
 from annotations.errors import Conflict, NotAllowed
 from annotations.models import AuditEvent, Membership, Notification, Review
 
@@ -277,7 +279,7 @@ def test_review_pages_and_report(shot, users, outsider, client):
 
 
 def test_a_reviewed_keyframe_can_still_be_deleted(shot, users):
-    from annotations.actions.keyframes import delete_keyframe
+    from annotations.keyframes.actions import delete_keyframe
 
     keyframe, = approve_all(shot, users, frames=(5,))
     review.add_comment(keyframe, users["reviewer"], "fine", 3, 4)

@@ -10,10 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.actions.footage import ingest, upload_footage
-from annotations.actions.keyframes import apply_hint_ops
-from annotations.studio import previews
-from annotations.studio.state import LocalState, preview_state
+from annotations.footage.actions import ingest, upload_footage
+from annotations.keyframes.actions import apply_hint_ops
+from annotations.keyframes import previews
+from annotations.keyframes.state import LocalState, preview_state
 from colorproj import jobs
 
 
@@ -41,7 +41,7 @@ class TestPages:
             assert client.get(url).status_code == 404, url
 
     def test_project_page_lists_shots_members_and_references(self, client, keyframe, users):
-        from annotations.actions.references import create_reference
+        from annotations.projects.actions import create_reference
 
         create_reference(keyframe.shot.project, users["reviewer"], name="Tunic, 1914", color="#7a3b2e",
                          source_kind="archive", citation="Regimental order book, p. 3")
@@ -144,7 +144,7 @@ def test_state_release_race():
 
 @pytest.mark.distributed
 def test_redis_state_is_shared_and_atomic(settings):
-    from annotations.studio.state import RedisState
+    from annotations.keyframes.state import RedisState
 
     one = RedisState(settings.REDIS_URL, "test-studio-state")
     other = RedisState(settings.REDIS_URL, "test-studio-state")

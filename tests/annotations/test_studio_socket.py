@@ -18,8 +18,8 @@ from channels.testing import WebsocketCommunicator
 
 from annotations.models import HintRevision, Membership
 from annotations.routing import websocket_urlpatterns
-from annotations.studio import previews
-from annotations.studio.state import preview_state
+from annotations.keyframes import previews
+from annotations.keyframes.state import preview_state
 from tests.conftest import DISTRIBUTED
 
 # Every test here may start preview jobs (a socket asks for one on connect): background_jobs waits

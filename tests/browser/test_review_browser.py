@@ -5,8 +5,9 @@ removes its files to free space.
 from __future__ import annotations
 
 from annotations import frames
-from annotations.actions import references, review
-from annotations.actions.render import start_render
+from annotations.projects import actions as references
+from annotations.review import actions as review
+from annotations.render.actions import start_render
 from annotations.models import Keyframe, ReviewComment
 from tests.annotations.review_helpers import annotate, approve_all, hints, wait_render
 

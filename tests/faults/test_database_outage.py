@@ -13,7 +13,7 @@ from tests.conftest import CLIP_FRAMES
 from tests.faults.outcomes import ingest_outcome
 from tests.processes import TcpProxy, database_env, start_worker, stop, wait_until
 
-from annotations.actions.footage import upload_footage
+from annotations.footage.actions import upload_footage
 from annotations.models import Footage
 
 pytestmark = pytest.mark.distributed

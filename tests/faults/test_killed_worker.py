@@ -15,8 +15,8 @@ from tests.conftest import CLIP_FRAMES
 from tests.faults.outcomes import ingest_outcome
 from tests.processes import start_worker, stop, wait_until
 
-from annotations.actions.footage import upload_footage
-from annotations.actions.render import start_render
+from annotations.footage.actions import upload_footage
+from annotations.render.actions import start_render
 from annotations.models import Footage, Render, RenderStretch
 
 pytestmark = pytest.mark.distributed

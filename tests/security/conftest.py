@@ -50,9 +50,10 @@ def _fill(project, people: dict, upload, clip, label: str) -> Side:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.utils import timezone
 
-    from annotations.actions import references, review
-    from annotations.actions.footage import ingest, upload_footage
-    from annotations.actions.keyframes import add_keyframe, save_hints
+    from annotations.projects import actions as references
+    from annotations.review import actions as review
+    from annotations.footage.actions import ingest, upload_footage
+    from annotations.keyframes.actions import add_keyframe, save_hints
     from annotations.models import Deliverable, Render
 
     footage = upload_footage(project, people["producer"], upload(clip, "tiny.mp4"), name=f"Footage {label}",
@@ -99,7 +100,7 @@ def _fill(project, people: dict, upload, clip, label: str) -> Side:
 
 @pytest.fixture
 def world(project, users, outsider, django_user_model, upload, clips) -> World:
-    from annotations.actions import projects
+    from annotations.projects import actions as projects
     from annotations.models import Role
 
     other_manager = django_user_model.objects.create_user(f"boss-{MARKER}", password="pw-other")
@@ -113,7 +114,7 @@ def world(project, users, outsider, django_user_model, upload, clips) -> World:
     mine = _fill(project, users, upload, clips("h264"), "mine")
     theirs = _fill(other, other_people, upload, clips("h264"), MARKER)
     # A finished preview of each keyframe (as a preview worker leaves it), forgotten afterwards.
-    from annotations.studio.state import preview_state
+    from annotations.keyframes.state import preview_state
 
     state = preview_state()
     keyframes = [mine.ids["keyframe"], theirs.ids["keyframe"]]

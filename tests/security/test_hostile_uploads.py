@@ -182,7 +182,7 @@ def _message(response) -> str:
 
 def _check(response, project, upload_tmp, media_before, media_root):
     """The common promises; returns the Footage row when the upload was accepted."""
-    from annotations.actions.footage import ingest
+    from annotations.footage.actions import ingest
     from annotations.models import Footage, Shot
 
     assert response.status_code < 500, response.content
@@ -307,7 +307,7 @@ def test_hostile_reference_attachments(filename, data, project, users, client_fo
     """Attachments are judged by content: a script dressed as an image is refused, not stored."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from annotations.actions.references import create_reference
+    from annotations.projects.actions import create_reference
     from annotations.models import ReferenceAttachment
 
     reference = create_reference(project, users["manager"], name="Tunic", color="#8a2a1e", source_kind="archive",
@@ -324,7 +324,7 @@ def test_hostile_reference_attachments(filename, data, project, users, client_fo
 def test_attachments_are_served_as_what_they_are(project, users, client_for):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from annotations.actions.references import add_attachment, create_reference
+    from annotations.projects.actions import add_attachment, create_reference
 
     reference = create_reference(project, users["manager"], name="Tunic", color="#8a2a1e", source_kind="archive",
                                  citation="box 1")

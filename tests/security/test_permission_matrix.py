@@ -402,9 +402,9 @@ WS_EXPECTED = _ws_table()
 
 
 def test_every_socket_and_message_type_is_in_the_matrix():
-    from annotations.consumers import ProjectEventsConsumer
+    from annotations.projects.consumers import ProjectEventsConsumer
     from annotations.routing import websocket_urlpatterns
-    from annotations.studio.consumers import KeyframeEditorConsumer
+    from annotations.keyframes.consumers import KeyframeEditorConsumer
 
     assert {str(p.pattern) for p in websocket_urlpatterns} == set(WS_ROUTES), "a new socket: add it to WS_MATRIX"
     assert {m for s, m in WS_EXPECTED if s == "keyframe"} - {"connect"} == set(KeyframeEditorConsumer.HANDLERS)

@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from annotations.actions import footage as footage_actions
-from annotations.actions import projects as project_actions
-from annotations.actions import references as reference_actions
+from annotations.footage import actions as footage_actions
+from annotations.projects import actions as project_actions
+from annotations.projects import actions as reference_actions
 from annotations.demo import synthetic_reel
 from annotations.models import Footage, Membership, Project, Role
 from colorproj import jobs

@@ -172,9 +172,9 @@ class Fixture:
         self.project = self.footage = None
 
     def build(self, width: int, height: int, annotators: int, viewers: int) -> None:
-        from annotations.actions import footage as footage_actions
-        from annotations.actions import keyframes as keyframe_actions
-        from annotations.actions import projects as project_actions
+        from annotations.footage import actions as footage_actions
+        from annotations.keyframes import actions as keyframe_actions
+        from annotations.projects import actions as project_actions
         from annotations.models import Role
 
         owner = self._user("a0")
@@ -205,7 +205,7 @@ class Fixture:
     def _upload(self, owner, width: int, height: int, frame_count: int) -> None:
         from django.core.files.uploadedfile import TemporaryUploadedFile
 
-        from annotations.actions import footage as footage_actions
+        from annotations.footage import actions as footage_actions
         from annotations.demo import synthetic_reel
         from inference.media import write_video
 

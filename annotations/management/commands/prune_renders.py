@@ -12,7 +12,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from annotations import frames
-from annotations.actions import render as render_actions
+from annotations.render import actions as render_actions
 from annotations.models import Render
 
 

@@ -13,14 +13,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.urls import path
 from django.utils import timezone
 
 from annotations import frames
-from annotations.actions import review as review_actions
+from annotations.review import actions as review_actions
 from annotations.models import Keyframe, Notification, Shot
 from annotations.permissions import Cap, capabilities, get_for_user
-from annotations.render import deliverables, engines, pipeline
+from annotations import engines
+from annotations.render import deliverables, pipeline
 from inference.hints import parse_hints
 
 PREVIEW_LONG_SIDE = 960
@@ -152,13 +152,3 @@ def notifications(request):
     items = Notification.objects.filter(recipient=request.user, project__memberships__user=request.user) \
         .distinct().select_related("actor", "project", "keyframe", "shot")[:200]
     return render(request, "review/notifications.html", {"notifications": items})
-
-
-
-urlpatterns = [  # included under /review/ by annotations.urls
-    path("keyframes/<int:pk>/", keyframe_review, name="review-keyframe"),
-    path("keyframes/<int:pk>/preview.png", keyframe_preview, name="review-keyframe-preview"),
-    path("shots/<int:pk>/", shot_review, name="review-shot"),
-    path("shots/<int:pk>/report/", review_report, name="review-report"),
-    path("notifications/", notifications, name="notifications"),
-]

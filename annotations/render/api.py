@@ -7,8 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.actions import render as actions
-from annotations.api.views import get_shot
+from annotations.render import actions
+from annotations.permissions import get_shot
 from annotations.errors import Gone
 from annotations.models import Deliverable, Render, RenderStretch
 from annotations.permissions import Cap, get_for_user
@@ -62,9 +62,9 @@ class StartSerializer(serializers.Serializer):
                                               help_text="first number of the PNG sequence (default 1001)")
 
 
-def get_render(request, pk, cap=Cap.VIEW) -> Render:
+def get_render(user, pk, cap=Cap.VIEW) -> Render:
     return get_for_user(Render.objects.select_related("shot__project", "shot__footage", "requested_by"),
-                        request.user, cap, project_field="shot__project", pk=pk)
+                        user, cap, project_field="shot__project", pk=pk)
 
 
 def _detail(render_id: int) -> dict:
@@ -75,14 +75,14 @@ def _detail(render_id: int) -> dict:
 class ShotRenders(APIView):
     @extend_schema(responses=RenderSerializer(many=True))
     def get(self, request, pk):
-        shot = get_shot(request, pk)
+        shot = get_shot(request.user, pk)
         renders = shot.renders.select_related("requested_by").prefetch_related("stretches", "deliverables")
         return Response(RenderSerializer(renders, many=True).data)
 
     @extend_schema(request=StartSerializer, responses={
         202: RenderSerializer, 409: OpenApiResponse(description="not every keyframe approved, or already rendering")})
     def post(self, request, pk):
-        shot = get_shot(request, pk, Cap.RENDER)
+        shot = get_shot(request.user, pk, Cap.RENDER)
         form = StartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         render = actions.start_render(shot, request.user, sequence_start=form.validated_data.get("sequence_start"))
@@ -94,13 +94,13 @@ class RenderDetail(APIView):
 
     @extend_schema(responses=RenderSerializer)
     def get(self, request, pk):
-        return Response(_detail(get_render(request, pk).pk))
+        return Response(_detail(get_render(request.user, pk).pk))
 
 
 class RenderRetry(APIView):
     @extend_schema(request=None, responses={202: RenderSerializer, 409: OpenApiResponse(description="not failed")})
     def post(self, request, pk):
-        render = actions.retry_render(get_render(request, pk, Cap.RENDER), request.user)
+        render = actions.retry_render(get_render(request.user, pk, Cap.RENDER), request.user)
         return Response(_detail(render.pk), status=status.HTTP_202_ACCEPTED)
 
 
@@ -109,7 +109,7 @@ class RenderRemoveFiles(APIView):
 
     @extend_schema(request=None, responses={200: RenderSerializer, 409: OpenApiResponse(description="still running")})
     def post(self, request, pk):
-        render = get_render(request, pk, Cap.RENDER)
+        render = get_render(request.user, pk, Cap.RENDER)
         actions.remove_files(render, request.user)
         return Response(_detail(render.pk))
 
@@ -125,7 +125,7 @@ class RenderPicture(APIView):
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
     def get(self, request, pk, picture):
-        render = get_render(request, pk)
+        render = get_render(request.user, pk)
         if picture not in pipeline.PICTURES or render.status != Render.Status.DONE:
             raise Http404("no such picture")
         _files_kept(render)
@@ -140,12 +140,12 @@ class RenderPicture(APIView):
 class RenderCancel(APIView):
     @extend_schema(request=None, responses={200: RenderSerializer, 409: OpenApiResponse(description="not active")})
     def post(self, request, pk):
-        render = actions.cancel_render(get_render(request, pk, Cap.RENDER), request.user)
+        render = actions.cancel_render(get_render(request.user, pk, Cap.RENDER), request.user)
         return Response(_detail(render.pk))
 
 
 def _deliverable(request, pk, kind) -> Deliverable:
-    render = get_render(request, pk, Cap.DOWNLOAD)
+    render = get_render(request.user, pk, Cap.DOWNLOAD)
     deliverable = render.deliverables.filter(kind=kind).first()
     if deliverable is None:
         raise Http404(f"no {kind} deliverable for this render" + ("" if render.status == "done" else " yet"))

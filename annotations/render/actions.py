@@ -17,12 +17,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from annotations import events, frames, permissions
-from annotations.actions import review
-from annotations.actions.audit import record
+from annotations.review import actions as review
+from annotations.audit import record
 from annotations.errors import Conflict, Invalid
 from annotations.models import Deliverable, Render, RenderStretch, Shot
 from annotations.permissions import Cap
-from annotations.render import deliverables, engines, pipeline
+from annotations import engines
+from annotations.render import deliverables, pipeline
 from colorproj.jobs import TRANSIENT_ERRORS, enqueue
 
 log = logging.getLogger("annotations.render")
@@ -177,6 +178,11 @@ def remove_files(render: Render, actor) -> int:
         # whose files are gone while it says they are there.
         transaction.on_commit(lambda: frames.delete_tree(render.storage_dir))
     return freed
+
+
+def latest_render(shot: Shot):
+    """The shot's newest finished render whose files are still stored, if any."""
+    return shot.renders.filter(status="done", files_removed__isnull=True).order_by("-finished", "-pk").first()
 
 
 # --- Steps run by the render jobs ---------------------------------------------------------------

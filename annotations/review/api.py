@@ -9,8 +9,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.actions import review as actions
-from annotations.api.views import get_keyframe, get_shot
+from annotations.review import actions
+from annotations.permissions import get_keyframe, get_shot
 from annotations.errors import Conflict
 from annotations.models import Notification, Review, ReviewComment
 from annotations.permissions import Cap
@@ -78,7 +78,7 @@ class KeyframeSubmit(APIView):
     @extend_schema(request=SubmitSerializer,
                    responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(description="not a draft")})
     def post(self, request, pk):
-        keyframe = get_keyframe(request, pk, Cap.SUBMIT)
+        keyframe = get_keyframe(request.user, pk, Cap.SUBMIT)
         form = SubmitSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         review = actions.submit(keyframe, request.user, form.validated_data.get("message", ""))
@@ -90,7 +90,7 @@ class KeyframeApprove(APIView):
         200: OpenApiTypes.OBJECT, 403: OpenApiResponse(description="not a reviewer, or approving one's own work"),
         409: OpenApiResponse(description="not submitted, hints changed, or colors not linked to references")})
     def post(self, request, pk):
-        keyframe = get_keyframe(request, pk, Cap.REVIEW)
+        keyframe = get_keyframe(request.user, pk, Cap.REVIEW)
         form = ApproveSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -102,7 +102,7 @@ class KeyframeApprove(APIView):
 class KeyframeRequestChanges(APIView):
     @extend_schema(request=RequestChangesSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, pk):
-        keyframe = get_keyframe(request, pk, Cap.REVIEW)
+        keyframe = get_keyframe(request.user, pk, Cap.REVIEW)
         form = RequestChangesSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -115,7 +115,7 @@ class KeyframeReviews(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
-        keyframe = get_keyframe(request, pk)
+        keyframe = get_keyframe(request.user, pk)
         approval = actions.current_approval(keyframe)
         cited, unlinked = actions.cited_references(keyframe, keyframe.head)
         return Response({
@@ -132,13 +132,13 @@ class KeyframeReviews(APIView):
 class KeyframeComments(APIView):
     @extend_schema(responses=CommentSerializer(many=True))
     def get(self, request, pk):
-        keyframe = get_keyframe(request, pk)
+        keyframe = get_keyframe(request.user, pk)
         comments = keyframe.review_comments.select_related("author", "revision")
         return Response(CommentSerializer(comments, many=True).data)
 
     @extend_schema(request=CommentSerializer, responses={201: CommentSerializer})
     def post(self, request, pk):
-        keyframe = get_keyframe(request, pk)
+        keyframe = get_keyframe(request.user, pk)
         text, x, y = request.data.get("text"), request.data.get("x"), request.data.get("y")
         comment = actions.add_comment(keyframe, request.user, text if isinstance(text, str) else "", x, y)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
@@ -149,7 +149,7 @@ class ShotReview(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
-        shot = get_shot(request, pk)
+        shot = get_shot(request.user, pk)
         keyframes = []
         for keyframe in shot.keyframes.select_related("head"):
             approval = actions.current_approval(keyframe)

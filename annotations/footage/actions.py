@@ -13,7 +13,7 @@ from django.core.files import File
 from django.db import transaction
 
 from annotations import events, frames
-from annotations.actions.audit import record
+from annotations.audit import record
 from annotations.errors import Conflict, Invalid, TooLarge
 from annotations.models import Footage, Keyframe, Shot
 from colorproj.jobs import TRANSIENT_ERRORS
@@ -54,7 +54,7 @@ def upload_footage(project, actor, uploaded, *, name: str | None = None, frame_r
     `split`: cut the footage into one shot per detected scene. `start_ingest=False` leaves the
     ingest to the caller (`ingest(footage)`), e.g. to run it in this process.
     """
-    from annotations import tasks
+    from annotations.footage import tasks
 
     size = uploaded.size or 0
     if size > settings.COLORPROJ_MAX_UPLOAD_BYTES:

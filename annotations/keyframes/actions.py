@@ -25,7 +25,7 @@ import uuid
 from django.db import IntegrityError, transaction
 
 from annotations import events
-from annotations.actions.audit import record
+from annotations.audit import record
 from annotations.errors import Conflict, Invalid
 from annotations.models import ColorReference, HintRevision, Keyframe, Shot
 from annotations.models.keyframes import EMPTY_HINTS, content_hash

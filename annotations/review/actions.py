@@ -3,7 +3,7 @@
     draft --submit--> submitted --approve--> approved
                           |                     |
                           +--request_changes----+--> changes_requested
-    any hint edit (annotations.actions.keyframes) --> draft
+    any hint edit (annotations.keyframes.actions) --> draft
 
 Every step is a Review row bound to the exact hint revision (content hash) it was about;
 an approval counts only while the keyframe still holds that content.
@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotations import events, permissions
-from annotations.actions.audit import record
-from annotations.actions.keyframes import lock_keyframe
+from annotations.audit import record
+from annotations.keyframes.actions import lock_keyframe
 from annotations.errors import Conflict, Invalid, NotAllowed
 from annotations.models import ColorReference, HintRevision, Keyframe, Membership, Notification, Review, Role, Shot
 from annotations.permissions import Cap

@@ -23,8 +23,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from annotations import events, frames
-from annotations.render import engines
-from annotations.studio.state import preview_state
+from annotations import engines
+from annotations.keyframes.state import preview_state
 from colorproj.jobs import TRANSIENT_ERRORS, enqueue, job
 from inference.color import to_uint8
 from inference.hints import Hints, HintError, parse_hints

@@ -1,4 +1,4 @@
-"""Studio pages. They render the page and its initial data; everything they change goes through
+"""Keyframe pages: a shot's keyframes on its timeline, and the keyframe editor. They render the page and its initial data; everything they change goes through
 the REST API (annotations.api) or the keyframe socket, which go through the actions."""
 from __future__ import annotations
 
@@ -15,38 +15,14 @@ from django.urls import reverse
 from annotations import frames
 from annotations.models import ColorReference, Keyframe, Project, Shot
 from annotations.permissions import Cap, capabilities, get_for_user
-from annotations.studio.state import preview_state
+from annotations.keyframes.state import preview_state
+from annotations.projects import actions as project_actions
+from annotations.render import actions as render_actions
 from inference.color import to_uint8
 from inference.media import frames_to_timecode, timecode_to_frames
 
 MOTION_PER_KEYFRAME = 0.12  # accumulated mean absolute frame difference (0..1) worth a new keyframe
 CUT_NEIGHBOURHOOD = 1
-
-
-def _references(project: Project) -> list[dict]:
-    return [{"id": r.pk, "name": r.name, "color": r.color, "source": r.get_source_kind_display(),
-             "citation": r.citation, "url": r.url,
-             "attachments": [{"id": a.pk, "name": a.name, "content_type": a.content_type,
-                              "url": reverse("api:attachment-file", args=[a.pk])} for a in r.attachments.all()]}
-            for r in project.references.prefetch_related("attachments")]
-
-
-@login_required
-def project_page(request, pk):
-    project = get_for_user(Project.objects.all(), request.user, Cap.VIEW, project_field="", pk=pk)
-    caps = capabilities(request.user, project)
-    return render(request, "studio/project.html", {
-        "project": project,
-        "caps": caps,
-        "can_edit_refs": Cap.MANAGE_REFERENCES in caps,
-        "can_upload": Cap.MANAGE_FOOTAGE in caps,
-        "max_upload_bytes": settings.COLORPROJ_MAX_UPLOAD_BYTES,
-        "footage": project.footage.annotate(shot_count=Count("shots")).order_by("-created"),
-        "shots": project.shots.select_related("footage").annotate(keyframe_count=Count("keyframes")),
-        "members": project.memberships.select_related("user").order_by("role", "user__username"),
-        "references": _references(project),
-        "source_kinds": ColorReference.SourceKind.choices,
-    })
 
 
 def _timecodes(shot: Shot) -> list[str]:
@@ -78,7 +54,7 @@ def shot_page(request, pk):
             "previewUrl": reverse("studio:keyframe-preview", args=[0]).replace("/0/", "/{id}/"),
             "editorUrl": reverse("studio:keyframe", args=[0]).replace("/0/", "/{id}/"),
             "renderUrl": (reverse("studio:rendered-frame", args=[shot.pk, 0]).replace("/0.jpg", "/{frame}.jpg")
-                          if latest_render(shot) else None),
+                          if render_actions.latest_render(shot) else None),
         },
     })
 
@@ -111,37 +87,6 @@ def suggested_keyframes(request, pk):
         suggestions = suggest_keyframes(shot)
         cache.set(key, suggestions, 3600)
     return JsonResponse({"suggestions": suggestions})
-
-
-def latest_render(shot: Shot):
-    """The shot's newest finished render whose files are still stored, if any."""
-    return shot.renders.filter(status="done", files_removed__isnull=True).order_by("-finished", "-pk").first()
-
-
-@login_required
-def rendered_frame(request, pk, frame):
-    """Frame `frame` of the shot's newest finished render, as a proxy-sized JPEG (for the wipe)."""
-    from django.core.files.storage import default_storage
-    from django.http import Http404, HttpResponse
-
-    from annotations.render.pipeline import frame_name, read_png
-
-    shot = get_for_user(Shot.objects.select_related("footage", "project"), request.user, Cap.VIEW, pk=pk)
-    render_row = latest_render(shot)
-    if render_row is None or not 0 <= frame < shot.frame_count:
-        raise Http404("no rendered frame")
-    name = frame_name(render_row, frame)
-    if not default_storage.exists(name):
-        raise Http404("no rendered frame")
-    rgb = read_png(name)
-    if rgb.dtype != np.uint8:
-        rgb = (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    w, h = frames.proxy_size(rgb.shape[1], rgb.shape[0])
-    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != rgb.shape[1::-1] else rgb
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(small[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    response = HttpResponse(data.tobytes(), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 @login_required
@@ -187,6 +132,6 @@ def keyframe_page(request, pk):
             "canEdit": Cap.EDIT_HINTS in caps, "user": request.user.username,
             "frameUrl": reverse("studio:keyframe-frame", args=[keyframe.pk]),
             "socketPath": f"/ws/keyframes/{keyframe.pk}/",
-            "references": _references(project),
+            "references": project_actions.reference_library(project),
         },
     })

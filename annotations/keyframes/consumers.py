@@ -6,7 +6,7 @@ EDIT_HINTS capability, checked on every edit (a role can change while a socket i
 
 Client -> server (every message is a JSON object with "type"; "request" is echoed back):
     {"type": "edit", "ops": [...], "request": "r1", "edit_id": "c7-r1"}
-                                                      hint ops (annotations.actions.keyframes); an edit
+                                                      hint ops (annotations.keyframes.actions); an edit
                                                       resent with the same edit_id applies once
     {"type": "revert", "revision": 3}                 make revision 3's hints the newest ones
     {"type": "history"}                               the revision list
@@ -31,12 +31,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from annotations import events
-from annotations.actions import keyframes as keyframe_actions
+from annotations.keyframes import actions as keyframe_actions
 from annotations.errors import ActionError, Conflict
 from annotations.models import HintRevision, Keyframe
 from annotations.permissions import Cap, capabilities
-from annotations.studio import previews
-from annotations.studio.state import preview_state
+from annotations.keyframes import previews
+from annotations.keyframes.state import preview_state
 from colorproj.jobs import TRANSIENT_ERRORS
 
 log = logging.getLogger("annotations.studio")

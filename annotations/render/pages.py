@@ -1,0 +1,35 @@
+"""Render pages: a frame of the shot's newest render (the shot page's before/after wipe)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponse
+
+from annotations import frames
+from annotations.models import Shot
+from annotations.permissions import Cap, get_for_user
+from annotations.render.actions import latest_render
+from annotations.render.pipeline import frame_name, read_png
+
+
+@login_required
+def rendered_frame(request, pk, frame):
+    """Frame `frame` of the shot's newest finished render, as a proxy-sized JPEG (for the wipe)."""
+    shot = get_for_user(Shot.objects.select_related("footage", "project"), request.user, Cap.VIEW, pk=pk)
+    render_row = latest_render(shot)
+    if render_row is None or not 0 <= frame < shot.frame_count:
+        raise Http404("no rendered frame")
+    name = frame_name(render_row, frame)
+    if not default_storage.exists(name):
+        raise Http404("no rendered frame")
+    rgb = read_png(name)
+    if rgb.dtype != np.uint8:
+        rgb = (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    w, h = frames.proxy_size(rgb.shape[1], rgb.shape[0])
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != rgb.shape[1::-1] else rgb
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(small[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    response = HttpResponse(data.tobytes(), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
