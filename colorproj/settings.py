@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "annotations",
+    "tools",
 ]
 
 MIDDLEWARE = [

@@ -1,12 +1,12 @@
 """Real processes for tests that start, kill and restart parts of the system (on top of
-colorproj.processes, which the load test shares).
+tools.processes, which the load test shares).
 
     wait_until(predicate, timeout)   poll until predicate() is truthy
     start_server(env, log, port)     daphne serving colorproj.asgi; .url is its base URL
     start_worker(queues, log, ...)   a Celery worker (optionally slowed down, see slow_worker.py)
     RedisServer(dir)                 a private redis-server that can be stopped and started again
     TcpProxy(port)                   a proxy to a TCP service whose link can be cut and restored
-Also from colorproj.processes: free_port, database_env, stop.
+Also from tools.processes: free_port, database_env, stop.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from colorproj.processes import (child_env, daphne_command, database_env, free_port, stop,  # noqa: F401
+from tools.processes import (child_env, daphne_command, database_env, free_port, stop,  # noqa: F401
                                  wait_listening, worker_command)
 
 HERE = Path(__file__).resolve().parent

@@ -55,7 +55,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from colorproj.processes import child_env, daphne_command, free_port, stop, wait_listening, worker_command
+from tools.processes import child_env, daphne_command, free_port, stop, wait_listening, worker_command
 
 WARMUP_EDITS = 3
 WARMUP_TIMEOUT = 120  # the first preview of a server loads the network

@@ -1,6 +1,6 @@
 """Render benchmark: a synthetic shot through review and render, with timings and QC figures.
 
-    python -m annotations.render.benchmark --size 320x240 --frames 48 --keyframes 0,24
+    python -m tools.render_benchmark --size 320x240 --frames 48 --keyframes 0,24
 
 Runs in a throwaway embedded installation (temporary SQLite database and media folder), calls
 the render jobs one after another in this process, and prints seconds per step and the quality
