@@ -1,6 +1,6 @@
 # colorproj: two commands.
 #   make start   set up (.venv, install, migrate, demo data) and run the studio (embedded mode)
-#   make test    set up and run the test suite in both modes (embedded, then distributed)
+#   make test    set up, check the import contracts, run the test suite in both modes (embedded, then distributed)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -35,8 +35,10 @@ browser:
 	fi
 
 # Any non-zero pytest status fails the target, including 5 ("no tests collected"), which would
-# mean the suite silently ran nothing.
+# mean the suite silently ran nothing. lint-imports checks the import contracts in pyproject.toml
+# (the engines apart from Django, stages only through their actions, no circles).
 test: install browser
+	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory test-embedded
 	$(MAKE) --no-print-directory test-distributed
 

@@ -1,4 +1,5 @@
-"""The two engines as a render worker uses them: loaded once per process, described for manifests.
+"""The two engines as the studio uses them: loaded once per process, described for manifests, and
+one way to colorize a keyframe (`colorize_keyframe`) for previews, review pages and renders.
 
 A render records the weights it started with (their sha256); every job checks that the engine it
 runs has exactly those weights, so a worker with other weights cannot slip different frames in.
@@ -7,13 +8,20 @@ from __future__ import annotations
 
 import json
 import threading
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import cv2
+import numpy as np
 from django.conf import settings
 
+from annotations import frames
+from inference.color import to_uint8
+from inference.hints import Hints, parse_hints
 from inference.metrics import sha256_file
 
 LEARNED = {"keyframe": "cnn", "propagation": "cnn"}
+PREVIEW_LONG_SIDE = 512  # pixels: live previews and color suggestions
 _engines: dict[tuple, tuple[object, str | None]] = {}
 _cache: dict[tuple, object] = {}
 _lock = threading.RLock()
@@ -22,6 +30,9 @@ _lock = threading.RLock()
 def device() -> str:
     return getattr(settings, "COLORPROJ_INFERENCE_DEVICE", "cpu")
 
+
+# The engines' modules load torch. They are imported where first needed, so a process that never
+# runs an engine (the web server, most of its life) does not hold torch in memory.
 
 def weights_path(kind: str) -> Path:
     if kind == "keyframe":
@@ -48,7 +59,7 @@ def weights_sha256(path: Path) -> str | None:
 
 def weights_meta(path: Path) -> dict:
     """What a weights file says about itself (training step, configuration), JSON-safe."""
-    import torch
+    import torch  # see weights_path
 
     key = ("meta", *_stamp(path))
     with _lock:
@@ -61,7 +72,7 @@ def weights_meta(path: Path) -> dict:
 
 
 def _load(kind: str, method: str):
-    if kind == "keyframe":
+    if kind == "keyframe":  # imports: see weights_path
         from inference.keyframe.engine import KeyframeColorizer
 
         return KeyframeColorizer.levin_only() if method != "cnn" else KeyframeColorizer.load(device=device())
@@ -99,8 +110,6 @@ def propagator(method: str, expected_sha256: str | None = None):
 
 def describe(keyframe_method: str, propagation_method: str) -> dict:
     """Engine versions and weights hashes: what a manifest and the inputs hash record."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         package = version("colorproj")
     except PackageNotFoundError:
@@ -116,3 +125,52 @@ def describe(keyframe_method: str, propagation_method: str) -> dict:
         return entry
 
     return {"keyframe": one("keyframe", keyframe_method), "propagation": one("propagation", propagation_method)}
+
+
+# --- Keyframe colorization: hints are in source pixels, a preview is computed at preview size ---
+
+def preview_size(width: int, height: int, long_side: int = PREVIEW_LONG_SIDE) -> tuple[int, int, float]:
+    """Width, height and scale of a frame shrunk to `long_side` (never enlarged)."""
+    scale = min(1.0, long_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale)), scale
+
+
+def scaled_hints(content: dict, scale: float, width: int, height: int) -> Hints:
+    """The hint set in preview pixels (positions, patch radii and stroke widths scaled)."""
+    def place(x, y):
+        return min(max(x * scale, 0.0), width - 1.0), min(max(y * scale, 0.0), height - 1.0)
+
+    points = [{**p, "radius": min(p.get("radius", 2), max(0, round(p.get("radius", 2) * scale))),
+               **dict(zip("xy", place(p["x"], p["y"])))} for p in content.get("points", [])]
+    strokes = [{**s, "width": max(1.0, s.get("width", 3) * scale),
+                "points": [list(place(x, y)) for x, y in s["points"]]} for s in content.get("strokes", [])]
+    return parse_hints({"points": points, "strokes": strokes}, width, height)
+
+
+def preview_luma(shot, frame: int, long_side: int = PREVIEW_LONG_SIDE) -> tuple[np.ndarray, float]:
+    """uint8 luma (HxW) of a shot frame, long side at most `long_side`, and the scale from source pixels."""
+    luma = frames.shot_luma(shot, frame)
+    height, width = luma.shape
+    w, h, scale = preview_size(width, height, long_side)
+    small = luma if (w, h) == (width, height) else cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA)
+    return to_uint8(small), scale
+
+
+def colorize_keyframe(shot, frame: int, content: dict, method: str, *, long_side: int | None = None,
+                      expected_sha256: str | None = None) -> np.ndarray:
+    """Shot frame `frame` colorized from the hint set `content` (source pixels) by the keyframe
+    engine's `method` ("cnn": the user-guided network of Zhang et al. 2017; "levin": Levin et al.
+    2004 optimization), as uint8 RGB HxWx3.
+
+    `long_side` None: from the full-resolution frame, at full resolution (renders, review pages);
+    otherwise from its luma shrunk to `long_side` with the hints scaled alike (live previews).
+    `expected_sha256`: the network weights a render started with (ValueError for others).
+    Raises HintError for hints that do not fit the frame.
+    """
+    engine = keyframe_engine(method, expected_sha256)
+    if long_side is None:
+        image = next(frames.iter_shot_frames(shot, frame, frame + 1))
+        return engine.colorize(image, parse_hints(content, shot.width, shot.height), method=method)
+    luma, scale = preview_luma(shot, frame, long_side)
+    hints = scaled_hints(content, scale, luma.shape[1], luma.shape[0])
+    return engine.colorize(luma, hints, method=method, long_side=long_side)

@@ -5,37 +5,18 @@ volume or object storage can hold it.
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from annotations import storage
 from inference.color import to_luma, to_uint8
 from inference.media import Source, VideoInfo, open_source
-
-
-@contextlib.contextmanager
-def local_path(name: str) -> Iterator[Path]:
-    """A local file path for a stored file (a temporary copy when storage is remote)."""
-    try:
-        path = Path(default_storage.path(name))
-    except NotImplementedError:
-        path = None
-    if path is not None:
-        yield path
-        return
-    with default_storage.open(name, "rb") as src, tempfile.NamedTemporaryFile(suffix=".media") as copy:
-        shutil.copyfileobj(src, copy, 1 << 20)
-        copy.flush()
-        yield Path(copy.name)
 
 
 @contextlib.contextmanager
@@ -46,7 +27,7 @@ def open_footage(footage) -> Iterator[Source]:
         info = VideoInfo(codec=footage.codec, width=footage.width, height=footage.height,
                          frame_count=footage.frame_count, frame_rate=footage.frame_rate, pix_fmt=footage.pix_fmt,
                          start_timecode=footage.start_timecode, has_audio=footage.has_audio)
-    with local_path(footage.original.name) as path:
+    with storage.local_path(footage.original.name) as path:
         yield open_source(path, frame_rate=footage.frame_rate, info=info)
 
 
@@ -119,19 +100,29 @@ def encode_jpeg(gray: np.ndarray, quality: int = 90) -> bytes:
     return data.tobytes()
 
 
+def encode_png(rgb: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return data.tobytes()
+
+
+def read_png(name: str) -> np.ndarray:
+    with default_storage.open(name, "rb") as handle:
+        data = np.frombuffer(handle.read(), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"{name} could not be decoded")
+    return np.ascontiguousarray(image[..., ::-1])
+
+
 def write_proxy(footage, index: int, frame: np.ndarray) -> np.ndarray:
     """Store the proxy JPEG of footage frame `index`; returns the frame's full-res luma."""
     luma = to_luma(frame)
     size = (footage.proxy_width, footage.proxy_height)
     small = cv2.resize(to_uint8(luma), size, interpolation=cv2.INTER_AREA) if size != luma.shape[::-1] else to_uint8(luma)
-    save(footage.proxy_name(index), encode_jpeg(small))
+    storage.put(footage.proxy_name(index), encode_jpeg(small))
     return luma
-
-
-def save(name: str, data: bytes) -> str:
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    return default_storage.save(name, ContentFile(data))
 
 
 def write_shot_images(shot) -> None:
@@ -139,37 +130,11 @@ def write_shot_images(shot) -> None:
     base = f"{shot.footage.derived_dir}/shots/{shot.pk}"
     middle = read_proxy(shot, shot.frame_count // 2)
     thumb_w, thumb_h = proxy_size(middle.shape[1], middle.shape[0], settings.COLORPROJ_THUMB_LONG_SIDE)
-    shot.thumbnail = save(f"{base}/thumbnail.jpg", encode_jpeg(cv2.resize(middle, (thumb_w, thumb_h), interpolation=cv2.INTER_AREA)))
+    shot.thumbnail = storage.put(f"{base}/thumbnail.jpg", encode_jpeg(cv2.resize(middle, (thumb_w, thumb_h), interpolation=cv2.INTER_AREA)))
     tiles = min(settings.COLORPROJ_FILMSTRIP_TILES, shot.frame_count)
     indices = sorted({round(i * (shot.frame_count - 1) / max(tiles - 1, 1)) for i in range(tiles)})
     tile_h = 54
     tile_w = max(1, round(middle.shape[1] * tile_h / middle.shape[0]))
     strip = np.hstack([cv2.resize(read_proxy(shot, i), (tile_w, tile_h), interpolation=cv2.INTER_AREA) for i in indices])
-    shot.filmstrip = save(f"{base}/filmstrip.jpg", encode_jpeg(strip, 85))
+    shot.filmstrip = storage.put(f"{base}/filmstrip.jpg", encode_jpeg(strip, 85))
     shot.filmstrip_frames = indices
-
-
-def stored_files(prefix: str) -> list[tuple[str, int]]:
-    """(name, size) of every file stored under `prefix`, depth first."""
-    try:
-        folders, files = default_storage.listdir(prefix)
-    except FileNotFoundError:
-        return []
-    found = [(f"{prefix}/{name}", default_storage.size(f"{prefix}/{name}")) for name in files]
-    for folder in folders:
-        found += stored_files(f"{prefix}/{folder}")
-    return found
-
-
-def delete_tree(prefix: str) -> None:
-    """Remove everything stored under `prefix`."""
-    try:
-        shutil.rmtree(default_storage.path(prefix), ignore_errors=True)
-        return
-    except NotImplementedError:
-        pass
-    dirs, files = default_storage.listdir(prefix)
-    for name in files:
-        default_storage.delete(f"{prefix}/{name}")
-    for name in dirs:
-        delete_tree(f"{prefix}/{name}")

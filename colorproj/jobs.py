@@ -1,7 +1,9 @@
-"""One way to run background work: `enqueue(job, *args)`.
+"""One way to run background work: `enqueue("module.job_name", *args)`.
 
 A job is a module-level function registered with `@job(queue=...)`; its arguments must be
-JSON-serialisable (ids, not objects). It runs after the surrounding transaction commits:
+JSON-serialisable (ids, not objects). Actions enqueue jobs by name ("annotations.render.tasks.
+prepare_render"), so they never import the tasks modules that call them; `annotations.tasks`
+imports every tasks module at start-up. A job runs after the surrounding transaction commits:
 
 - embedded mode (default): in a thread pool of this process, one pool per queue;
 - distributed mode (COLORPROJ_JOBS=celery): as a Celery task sent to the queue, so any
@@ -33,7 +35,8 @@ RETRY_FIRST, RETRY_LONGEST, RETRIES = 1, 30, 10
 RETRY_DELAYS = tuple(min(RETRY_FIRST * 2 ** n, RETRY_LONGEST) for n in range(RETRIES))
 log = logging.getLogger("colorproj.jobs")
 
-_tasks: dict[str, object] = {}
+_tasks: dict[str, object] = {}     # job name -> Celery task
+_jobs: dict[str, Callable] = {}     # job name -> function
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pending: set[Future] = set()
 _lock = threading.Lock()
@@ -50,14 +53,21 @@ def job(*, queue: str):
             name=name, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, max_retries=RETRIES,
             retry_backoff=RETRY_FIRST, retry_backoff_max=RETRY_LONGEST, retry_jitter=False)(func)
         func.job_name, func.job_queue = name, queue
+        _jobs[name] = func
         return func
 
     return register
 
 
-def enqueue(func: Callable, *args, queue: str | None = None) -> None:
-    """Run `func(*args)` in the background once the current transaction commits. `queue` sends it to
-    another Celery queue (dedicated workers); embedded mode runs it in its own queue's threads."""
+def enqueue(name: str | Callable, *args, queue: str | None = None) -> None:
+    """Run the job registered as `name` (or the `@job` function itself) with `args` in the background
+    once the current transaction commits. `queue` sends it to another Celery queue (dedicated
+    workers); embedded mode runs it in its own queue's threads. KeyError, at once, for a name no
+    `@job` registered."""
+    name = name if isinstance(name, str) else name.job_name
+    func = _jobs.get(name)
+    if func is None:
+        raise KeyError(f"no background job is registered as {name!r}")
     transaction.on_commit(lambda: _submit(func, args, queue or func.job_queue))
 
 

@@ -6,11 +6,11 @@ top-level groups (`train`, `evaluate`, `benchmark`) they hang under.
 import argparse
 import sys
 
+from inference.keyframe import cli as keyframe_cli
+from inference.propagation import cli as propagation_cli
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from inference.keyframe import cli as keyframe_cli
-    from inference.propagation import cli as propagation_cli
-
     parser = argparse.ArgumentParser(prog="colorproj", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups = {

@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import av
+import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from inference.color import to_luma
 
 
 class MediaError(ValueError):
@@ -168,8 +172,6 @@ class Source:
 
     def luma(self, index: int) -> np.ndarray:
         """Rec. 709 Y' of one frame, float32 HxW in [0, 1], full resolution."""
-        from inference.color import to_luma
-
         return to_luma(self.frame(index))
 
 
@@ -274,9 +276,6 @@ class ImageSequence(Source):
         return sorted(members, key=_natural_key)
 
     def _decode(self, archive: zipfile.ZipFile, member: str) -> np.ndarray:
-        import cv2
-        from PIL import Image, UnidentifiedImageError
-
         data = archive.read(member)  # bounded by the declared size, checked above
         self._codec = _image_codec(data[:16])
         if self._codec is None:

@@ -19,6 +19,7 @@ import time
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import connection
 
 
 def free_port() -> int:
@@ -30,8 +31,6 @@ def free_port() -> int:
 def database_env(port: int | None = None) -> dict:
     """Environment that points a child at the database this process uses (under pytest: the test
     database); `port` reaches PostgreSQL through another port (e.g. a proxy)."""
-    from django.db import connection
-
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         return {"COLORPROJ_SQLITE": str(db["NAME"]), "DATABASE_URL": ""}

@@ -15,6 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import django
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.db import transaction
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -30,13 +36,7 @@ def main(argv=None) -> int:
                           DJANGO_SETTINGS_MODULE="colorproj.settings")
         for name in ("DATABASE_URL", "REDIS_URL", "COLORPROJ_MEDIA_ROOT"):
             os.environ.pop(name, None)
-        import django
-
         django.setup()
-        from django.core.management import call_command
-
-        from django.db import transaction
-
         call_command("migrate", verbosity=0)
         with transaction.atomic():  # never committed: the jobs queued on commit stay unqueued,
             status = run(width, height, args.frames, keys, Path(folder))  # this process runs them
@@ -45,9 +45,8 @@ def main(argv=None) -> int:
 
 
 def run(width: int, height: int, frame_count: int, keys: list[int], folder: Path) -> int:
-    from django.contrib.auth import get_user_model
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
+    # Imported here: the studio's models load only once main() has pointed the settings at the
+    # throwaway database and called django.setup().
     from annotations.projects import actions as projects
     from annotations.render import actions as render_actions
     from annotations.review import actions as review

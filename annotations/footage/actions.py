@@ -12,11 +12,11 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
-from annotations import events, frames
+from annotations import events, frames, storage
 from annotations.audit import record
 from annotations.errors import Conflict, Invalid, TooLarge
 from annotations.models import Footage, Keyframe, Shot
-from colorproj.jobs import TRANSIENT_ERRORS
+from colorproj.jobs import TRANSIENT_ERRORS, enqueue
 from inference import media
 from inference.scenes import SceneDetector, scene_ranges
 
@@ -54,8 +54,6 @@ def upload_footage(project, actor, uploaded, *, name: str | None = None, frame_r
     `split`: cut the footage into one shot per detected scene. `start_ingest=False` leaves the
     ingest to the caller (`ingest(footage)`), e.g. to run it in this process.
     """
-    from annotations.footage import tasks
-
     size = uploaded.size or 0
     if size > settings.COLORPROJ_MAX_UPLOAD_BYTES:
         raise TooLarge(f"file is {size} bytes; the limit is {settings.COLORPROJ_MAX_UPLOAD_BYTES} bytes")
@@ -80,7 +78,8 @@ def upload_footage(project, actor, uploaded, *, name: str | None = None, frame_r
             record(project, actor, "footage.uploaded", footage,
                    after={"name": footage.name, "kind": kind, "size_bytes": footage.size_bytes})
             if start_ingest:
-                tasks.enqueue_ingest(footage, split=split)
+                enqueue("annotations.footage.tasks.ingest_footage", footage.pk, split,
+                        queue=settings.COLORPROJ_INGEST_QUEUE)
     except Exception:
         footage.original.delete(save=False)
         raise
@@ -114,7 +113,7 @@ def ingest(footage: Footage, *, split: bool = False) -> Footage:
         return footage
     Footage.objects.filter(pk=footage.pk).update(status=Footage.Status.INGESTING, progress=0.0, error="")
     footage.status = Footage.Status.INGESTING
-    frames.delete_tree(footage.derived_dir)
+    storage.delete_tree(footage.derived_dir)
     try:
         with frames.open_footage(footage) as source:
             info = source.info
@@ -172,7 +171,7 @@ def _valid_timecode(timecode: str | None, rate: Fraction) -> str:
 
 
 def _fail(footage: Footage, message: str) -> None:
-    frames.delete_tree(footage.derived_dir)
+    storage.delete_tree(footage.derived_dir)
     with transaction.atomic():
         Shot.objects.filter(footage=footage).delete()
         Footage.objects.filter(pk=footage.pk).update(status=Footage.Status.FAILED, error=message, progress=0.0)
@@ -215,7 +214,7 @@ def split_footage(footage: Footage, actor, cuts: list[int] | None = None) -> lis
         raise Conflict("these shots already have keyframes; splitting would move annotation work")
     before = [_shot_summary(s) for s in old]
     for shot in old:
-        frames.delete_tree(f"{footage.derived_dir}/shots/{shot.pk}")
+        storage.delete_tree(f"{footage.derived_dir}/shots/{shot.pk}")
         shot.delete()
     shots = _create_shots(footage, scene_ranges(sorted(set(cuts)), footage.frame_count))
     record(footage.project, actor, "footage.split", footage, before={"shots": before},

@@ -32,7 +32,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from annotations import events
 from annotations.keyframes import actions as keyframe_actions
-from annotations.errors import ActionError, Conflict
+from annotations.errors import ActionError, Conflict, NotAllowed
 from annotations.models import HintRevision, Keyframe
 from annotations.permissions import Cap, capabilities
 from annotations.keyframes import previews
@@ -208,8 +208,6 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
     async def _require_edit(self):
         caps = await capabilities_of(self.user, self.project_id)
         if Cap.EDIT_HINTS not in caps:
-            from annotations.errors import NotAllowed
-
             raise NotAllowed("your role in this project lets you watch this keyframe, not edit it")
 
     # --- Handlers: one per client message type ----------------------------------------------------

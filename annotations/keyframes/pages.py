@@ -1,23 +1,21 @@
-"""Keyframe pages: a shot's keyframes on its timeline, and the keyframe editor. They render the page and its initial data; everything they change goes through
-the REST API (annotations.api) or the keyframe socket, which go through the actions."""
+"""Keyframe pages: a shot's timeline with its keyframes, and the keyframe editor. They render the
+page and its initial data; everything they change goes through the REST API (annotations.api) or
+the keyframe socket, which go through the actions."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db.models import Count
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from annotations import frames
-from annotations.models import ColorReference, Keyframe, Project, Shot
+from annotations.models import Keyframe, Shot
 from annotations.permissions import Cap, capabilities, get_for_user
 from annotations.keyframes.state import preview_state
 from annotations.projects import actions as project_actions
-from annotations.render import actions as render_actions
 from inference.color import to_uint8
 from inference.media import frames_to_timecode, timecode_to_frames
 
@@ -54,7 +52,7 @@ def shot_page(request, pk):
             "previewUrl": reverse("studio:keyframe-preview", args=[0]).replace("/0/", "/{id}/"),
             "editorUrl": reverse("studio:keyframe", args=[0]).replace("/0/", "/{id}/"),
             "renderUrl": (reverse("studio:rendered-frame", args=[shot.pk, 0]).replace("/0.jpg", "/{frame}.jpg")
-                          if render_actions.latest_render(shot) else None),
+                          if shot.latest_render() else None),
         },
     })
 
@@ -92,8 +90,6 @@ def suggested_keyframes(request, pk):
 @login_required
 def keyframe_preview(request, pk):
     """The newest finished preview of a keyframe as JPEG (404 while there is none)."""
-    from django.http import Http404, HttpResponse
-
     keyframe = get_for_user(Keyframe.objects.select_related("shot__project"), request.user, Cap.VIEW,
                             project_field="shot__project", pk=pk)
     latest = preview_state().latest(keyframe.pk)
@@ -108,8 +104,6 @@ def keyframe_preview(request, pk):
 @login_required
 def keyframe_frame(request, pk):
     """The keyframe's frame at full resolution (8-bit luma PNG): the editor zooms to its pixels."""
-    from django.http import HttpResponse
-
     keyframe = get_for_user(Keyframe.objects.select_related("shot__footage", "shot__project"), request.user, Cap.VIEW,
                             project_field="shot__project", pk=pk)
     luma = frames.shot_luma(keyframe.shot, keyframe.frame)

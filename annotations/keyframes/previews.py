@@ -22,16 +22,15 @@ import numpy as np
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from annotations import events, frames
-from annotations import engines
+from annotations import engines, events
+from annotations.engines import PREVIEW_LONG_SIDE
 from annotations.keyframes.state import preview_state
-from colorproj.jobs import TRANSIENT_ERRORS, enqueue, job
-from inference.color import to_uint8
-from inference.hints import Hints, HintError, parse_hints
+from annotations.models import HintRevision
+from colorproj.jobs import TRANSIENT_ERRORS, enqueue
+from inference.hints import HintError
 
 log = logging.getLogger("annotations.studio")
 
-PREVIEW_LONG_SIDE = 512
 JPEG_QUALITY = 85
 PREVIEW_TORCH_THREADS = int(os.environ.get("COLORPROJ_PREVIEW_TORCH_THREADS", "1"))
 
@@ -43,7 +42,7 @@ def engine():
     process holds a single copy of the network."""
     global _threads_set
     if not _threads_set:
-        import torch
+        import torch  # only preview workers load torch (see annotations.engines)
 
         # Previews run side by side on the preview queue: one intra-op thread each beats
         # several contending for the cores (measured ~100 ms vs ~900 ms for 512 px on 2 busy cores).
@@ -68,46 +67,16 @@ def send_event(keyframe_id: int, event: str, data: dict) -> None:
     events.deliver(lambda: get_channel_layer().group_send(events.keyframe_group(keyframe_id), message))
 
 
-# --- Geometry: hints are in source pixels, the preview is computed at preview size -------------
-
-def preview_size(width: int, height: int, long_side: int = PREVIEW_LONG_SIDE) -> tuple[int, int, float]:
-    scale = min(1.0, long_side / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale)), scale
-
-
-def scaled_hints(content: dict, scale: float, width: int, height: int) -> Hints:
-    """The hint set in preview pixels (positions, patch radii and stroke widths scaled)."""
-    def place(x, y):
-        return min(max(x * scale, 0.0), width - 1.0), min(max(y * scale, 0.0), height - 1.0)
-
-    points = [{**p, "radius": min(p.get("radius", 2), max(0, round(p.get("radius", 2) * scale))),
-               **dict(zip("xy", place(p["x"], p["y"])))} for p in content.get("points", [])]
-    strokes = [{**s, "width": max(1.0, s.get("width", 3) * scale),
-                "points": [list(place(x, y)) for x, y in s["points"]]} for s in content.get("strokes", [])]
-    return parse_hints({"points": points, "strokes": strokes}, width, height)
-
-
-def preview_luma(shot, frame: int) -> tuple[np.ndarray, float]:
-    """uint8 luma of a shot frame at preview size, and the scale from source pixels."""
-    luma = frames.shot_luma(shot, frame)
-    height, width = luma.shape
-    w, h, scale = preview_size(width, height)
-    small = luma if (w, h) == (width, height) else cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA)
-    return to_uint8(small), scale
-
-
 def render(keyframe, content: dict, method: str | None = None) -> tuple[bytes, dict]:
     """JPEG bytes of the colorized keyframe at preview size for the hint set `content`."""
-    luma, scale = preview_luma(keyframe.shot, keyframe.frame)
-    hints = scaled_hints(content, scale, luma.shape[1], luma.shape[0])
     method = preview_method(method)
     started = time.monotonic()
-    rgb = engine().colorize(luma, hints, method=method, long_side=PREVIEW_LONG_SIDE)
+    rgb = engines.colorize_keyframe(keyframe.shot, keyframe.frame, content, method, long_side=PREVIEW_LONG_SIDE)
     compute_ms = (time.monotonic() - started) * 1000
     ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return data.tobytes(), {"width": luma.shape[1], "height": luma.shape[0], "method": method,
+    return data.tobytes(), {"width": rgb.shape[1], "height": rgb.shape[0], "method": method,
                             "compute_ms": round(compute_ms, 1)}
 
 
@@ -132,19 +101,16 @@ def request_preview(keyframe_id: int, revision: int) -> None:
         return
     if token:
         try:
-            enqueue(render_preview, keyframe_id, token)
+            enqueue("annotations.keyframes.tasks.render_preview", keyframe_id, token)
         except Exception as exc:
             log.warning("preview of keyframe %s r%s not queued: %s", keyframe_id, revision, exc)
             with contextlib.suppress(Exception):
                 state.release(keyframe_id, token)
 
 
-@job(queue="preview")
-def render_preview(keyframe_id: int, token: str) -> None:
+def render_wanted(keyframe_id: int, token: str) -> None:
     """Render the newest wanted revision while holding the keyframe's lease `token`, until no
-    newer revision is wanted; then give the lease up."""
-    from annotations.models import HintRevision
-
+    newer revision is wanted; then give the lease up (the preview job's work)."""
     state = preview_state()
     try:
         while True:
@@ -182,11 +148,9 @@ def render_preview(keyframe_id: int, token: str) -> None:
 
 # --- Suggested colors -----------------------------------------------------------------------------
 
-@job(queue="preview")
 def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
-    """The network's most likely colors at source pixel (x, y), sent to the asking socket only."""
-    from annotations.models import HintRevision
-
+    """The network's most likely colors at source pixel (x, y), sent to the asking socket only
+    (the suggestion job's work)."""
     reply = {"type": "studio.suggestions", "request": request, "x": x, "y": y}
     revision_row = (HintRevision.objects.select_related("keyframe__shot__footage")
                     .filter(keyframe_id=keyframe_id, number=revision).first())
@@ -194,9 +158,9 @@ def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_ch
         if revision_row is None:
             raise LookupError("this keyframe no longer exists")
         keyframe = revision_row.keyframe
-        luma, scale = preview_luma(keyframe.shot, keyframe.frame)
+        luma, scale = engines.preview_luma(keyframe.shot, keyframe.frame, PREVIEW_LONG_SIDE)
         height, width = luma.shape
-        hints = scaled_hints(revision_row.content, scale, width, height)
+        hints = engines.scaled_hints(revision_row.content, scale, width, height)
         px, py = min(max(x * scale, 0), width - 1), min(max(y * scale, 0), height - 1)
         if engine().model is None:
             raise LookupError("color suggestions need the trained keyframe network, which is not installed")
@@ -211,4 +175,4 @@ def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_ch
 
 
 def request_suggestions(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
-    enqueue(suggest_colors, keyframe_id, revision, x, y, reply_channel, request)
+    enqueue("annotations.keyframes.tasks.suggest_colors", keyframe_id, revision, x, y, reply_channel, request)

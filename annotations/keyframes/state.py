@@ -18,11 +18,13 @@ with Celery it lives in Redis, where every web and worker process sees it.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
 from functools import lru_cache
 
+import redis
 from django.conf import settings
 
 CLAIM_SECONDS = 60   # a job that died loses its claim after this; live jobs renew it
@@ -98,8 +100,6 @@ class RedisState:
     _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
     def __init__(self, url: str, prefix: str):
-        import redis
-
         self.redis = redis.Redis.from_url(url)
         self.prefix = prefix
         self._raise = self.redis.register_script(self._RAISE)
@@ -126,8 +126,6 @@ class RedisState:
         self._release(keys=[self._key("claim", keyframe_id)], args=[token])
 
     def finish(self, keyframe_id: int, revision: int, jpeg: bytes, meta: dict) -> None:
-        import json
-
         pipe = self.redis.pipeline()
         pipe.set(self._key("jpeg", keyframe_id), jpeg, ex=KEEP_SECONDS)
         pipe.set(self._key("done", keyframe_id), json.dumps({"revision": revision, **meta}), ex=KEEP_SECONDS)
@@ -138,8 +136,6 @@ class RedisState:
         return latest[0] if latest else 0
 
     def latest(self, keyframe_id: int, with_image: bool = True) -> tuple[int, bytes, dict] | None:
-        import json
-
         raw = self.redis.get(self._key("done", keyframe_id))
         if raw is None:
             return None

@@ -130,3 +130,7 @@ class Shot(models.Model):
         if not 0 <= index < self.frame_count:
             raise IndexError(f"frame {index} is outside this shot (0..{self.frame_count - 1})")
         return self.first_frame + index
+
+    def latest_render(self):
+        """The newest finished render of this shot whose files are still stored, or None."""
+        return self.renders.filter(status="done", files_removed__isnull=True).order_by("-finished", "-pk").first()

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from annotations import events, frames, permissions
+from annotations import events, permissions, storage
 from annotations.review import actions as review
 from annotations.audit import record
 from annotations.errors import Conflict, Invalid
@@ -32,9 +32,10 @@ MAX_SEQUENCE_START = 9_999_999
 JOIN_SHARE = 0.1  # of the progress bar: the stretches take the rest
 
 
-def _queue(func, render: Render, *args) -> None:
-    """Queue a render job on the render's own queue (distributed mode) once this transaction commits."""
-    enqueue(func, render.pk, *args, queue=render.queue)
+def _queue(job: str, render: Render, *args) -> None:
+    """Queue the render job `job` (of annotations.render.tasks) on the render's own queue
+    (distributed mode) once this transaction commits."""
+    enqueue(f"annotations.render.tasks.{job}", render.pk, *args, queue=render.queue)
 
 
 def _groups(render: Render) -> list[str]:
@@ -80,7 +81,8 @@ def inputs_hash(shot: Shot, frozen: list[dict], engine_info: dict) -> str:
 @transaction.atomic
 def start_render(shot: Shot, actor, *, sequence_start: int | None = None) -> Render:
     """Render the shot from its approved keyframes; Conflict unless every keyframe is approved."""
-    from annotations.render import tasks
+    # Here, not at the top: inference.propagation loads torch, which the web server (it only
+    # starts renders) would otherwise hold in memory for nothing.
     from inference.propagation import stretches
 
     Shot.objects.select_for_update().filter(pk=shot.pk).values_list("pk").get()
@@ -107,15 +109,13 @@ def start_render(shot: Shot, actor, *, sequence_start: int | None = None) -> Ren
     record(shot.project, actor, "render.started", render, groups=_groups(render), data=_data(render), after={
         "shot": shot.pk, "keyframes": [(k["frame"], k["revision"], k["content_hash"]) for k in frozen],
         "stretches": plan, "methods": list(methods), "inputs_hash": render.inputs_hash})
-    _queue(tasks.prepare_render, render)
+    _queue("prepare_render", render)
     return render
 
 
 @transaction.atomic
 def retry_render(render: Render, actor) -> Render:
     """Run a failed render again; stretches already done are kept, not recomputed."""
-    from annotations.render import tasks
-
     render = _locked(render, "shot__project")
     permissions.require(actor, render.shot.project, Cap.RENDER)
     if render.status != Render.Status.FAILED:
@@ -142,7 +142,7 @@ def retry_render(render: Render, actor) -> Render:
     Shot.objects.filter(pk=render.shot_id).update(status=Shot.Status.RENDERING)
     record(render.shot.project, actor, "render.retried", render, before=before, groups=_groups(render),
            data=_data(render), after={"status": render.status, "stretches_kept": kept})
-    _queue(tasks.prepare_render, render)
+    _queue("prepare_render", render)
     return render
 
 
@@ -167,7 +167,7 @@ def remove_files(render: Render, actor) -> int:
             permissions.require(actor, render.shot.project, Cap.RENDER)
         if render.status in ACTIVE:
             raise Conflict(f"render {render.pk} is {render.status}; cancel it before removing its files")
-        files = frames.stored_files(render.storage_dir)
+        files = storage.stored_files(render.storage_dir)
         freed = sum(size for _, size in files)
         if render.files_removed is None:
             render.files_removed = timezone.now()
@@ -176,13 +176,8 @@ def remove_files(render: Render, actor) -> int:
                    data=_data(render), after={"files": len(files), "bytes": freed})
         # Once committed: a failure then leaves files that a second call removes, never a row
         # whose files are gone while it says they are there.
-        transaction.on_commit(lambda: frames.delete_tree(render.storage_dir))
+        transaction.on_commit(lambda: storage.delete_tree(render.storage_dir))
     return freed
-
-
-def latest_render(shot: Shot):
-    """The shot's newest finished render whose files are still stored, if any."""
-    return shot.renders.filter(status="done", files_removed__isnull=True).order_by("-finished", "-pk").first()
 
 
 # --- Steps run by the render jobs ---------------------------------------------------------------
@@ -218,8 +213,6 @@ def _progress_event(render: Render, **data) -> None:
 
 def prepare(render: Render) -> None:
     """Colorize the approved keyframes, then queue one job per stretch not yet done."""
-    from annotations.render import tasks
-
     with transaction.atomic():
         render = _locked(render, "shot__footage", "shot__project")
         if render.status not in (Render.Status.QUEUED, Render.Status.PREPARING):
@@ -241,19 +234,17 @@ def prepare(render: Render) -> None:
         render.status = Render.Status.RUNNING
         render.save(update_fields=["status"])
         for stretch in render.stretches.exclude(status=RenderStretch.Status.DONE):
-            _queue(tasks.render_stretch, render, stretch.index)
+            _queue("render_stretch", render, stretch.index)
         if not render.stretches.exclude(status=RenderStretch.Status.DONE).exists():
             _to_joining(render)
     _progress_event(render, status=render.status, progress=render.progress)
 
 
 def _to_joining(render: Render) -> None:
-    from annotations.render import tasks
-
     render.status = Render.Status.JOINING
     render.progress = 1 - JOIN_SHARE
     render.save(update_fields=["status", "progress"])
-    _queue(tasks.finalize_render, render)
+    _queue("finalize_render", render)
 
 
 class _StretchProgress:

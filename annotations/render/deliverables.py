@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tempfile
 import uuid
 import zipfile
@@ -26,7 +25,7 @@ import cv2
 import numpy as np
 from django.core.files.storage import default_storage
 
-from annotations import frames
+from annotations import frames, storage
 from annotations.render import pictures, pipeline, qc
 from inference.color import REC709, as_float
 from inference.metrics import sha256_file
@@ -36,12 +35,8 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same frames give the same zip
 CONTENT_TYPES = {"mp4": "video/mp4", "prores": "video/quicktime", "png": "application/zip"}
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "shot"
-
-
 def file_names(render) -> dict[str, str]:
-    base = f"{slug(render.shot.name)}_r{render.pk}"
+    base = f"{storage.slug(render.shot.name)}_r{render.pk}"
     return {"mp4": f"{base}_review.mp4", "prores": f"{base}_prores422hq.mov", "png": f"{base}_png16.zip"}
 
 
@@ -87,7 +82,7 @@ def shot_audio(output, shot, passthrough: set[str] | None = None) -> dict:
     footage = shot.footage
     if not footage.has_audio or footage.kind != footage.Kind.VIDEO:
         return {"audio": "none in source"}
-    with frames.local_path(footage.original.name) as path, av.open(str(path)) as source:
+    with storage.local_path(footage.original.name) as path, av.open(str(path)) as source:
         stream = source.streams.audio[0]
         rate = footage.frame_rate
         span = (Fraction(shot.first_frame) / rate, Fraction(shot.first_frame + shot.frame_count) / rate)
@@ -247,7 +242,7 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
                 sheet.add(index, master, luma)
                 for encoder in encoders.values():
                     encoder.write(master)
-                member = f"{slug(shot.name)}.{render.sequence_start + index:04d}.png"
+                member = f"{storage.slug(shot.name)}.{render.sequence_start + index:04d}.png"
                 info = zipfile.ZipInfo(member, date_time=_ZIP_TIME)
                 archive.writestr(info, data)
                 png_files.append({"name": member, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
@@ -261,8 +256,8 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
                                  for kind in ("mp4", "prores")}
         report["passed"] = bool(report["luma"]["pass"] and report["flicker"]["pass"]
                                 and all(r["pass"] for r in report["legal_range"].values() if r["decides"]))
-        pipeline.put(pipeline.picture_name(render, "contact-sheet"), sheet.jpeg())
-        pipeline.put(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
+        storage.put(pipeline.picture_name(render, "contact-sheet"), sheet.jpeg())
+        storage.put(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
         made = []
         for kind, path in paths.items():
             sha = sha256_file(path)
@@ -270,7 +265,7 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
             extra = encoders[kind].audio if kind in encoders else {}
             stored = f"{render.storage_dir}/deliverables/{attempt}/{names[kind]}"
             with open(path, "rb") as handle:
-                stored = pipeline.put(stored, handle)
+                stored = storage.put(stored, handle)
             made.append({"kind": kind, "file": stored,
                          "filename": names[kind], "content_type": CONTENT_TYPES[kind],
                          "size_bytes": path.stat().st_size, "sha256": sha,

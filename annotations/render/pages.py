@@ -10,21 +10,20 @@ from django.http import Http404, HttpResponse
 from annotations import frames
 from annotations.models import Shot
 from annotations.permissions import Cap, get_for_user
-from annotations.render.actions import latest_render
-from annotations.render.pipeline import frame_name, read_png
+from annotations.render.pipeline import frame_name
 
 
 @login_required
 def rendered_frame(request, pk, frame):
     """Frame `frame` of the shot's newest finished render, as a proxy-sized JPEG (for the wipe)."""
     shot = get_for_user(Shot.objects.select_related("footage", "project"), request.user, Cap.VIEW, pk=pk)
-    render_row = latest_render(shot)
+    render_row = shot.latest_render()
     if render_row is None or not 0 <= frame < shot.frame_count:
         raise Http404("no rendered frame")
     name = frame_name(render_row, frame)
     if not default_storage.exists(name):
         raise Http404("no rendered frame")
-    rgb = read_png(name)
+    rgb = frames.read_png(name)
     if rgb.dtype != np.uint8:
         rgb = (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
     w, h = frames.proxy_size(rgb.shape[1], rgb.shape[0])

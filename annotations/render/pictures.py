@@ -51,6 +51,8 @@ class ContactSheet:
 
 def qc_chart(report: dict) -> bytes:
     """PNG of the per-frame luma difference and flicker, with their limits."""
+    # Here, not at the top: matplotlib is slow to load and only the finalize job draws charts;
+    # its backend must be chosen before pyplot is imported.
     import matplotlib
 
     matplotlib.use("Agg")

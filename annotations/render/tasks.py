@@ -3,19 +3,17 @@
 Each is safe to run twice: a job redelivered after its worker died (acks late, reject on
 worker lost) finds what is already done and skips it.
 """
+from annotations.models import Render
+from annotations.render import actions
 from colorproj.jobs import job
 
 
-def _render(render_id: int):
-    from annotations.models import Render
-
+def _render(render_id: int) -> Render | None:
     return Render.objects.filter(pk=render_id).select_related("shot__footage", "shot__project").first()
 
 
 @job(queue="batch")
 def prepare_render(render_id: int) -> None:
-    from annotations.render import actions
-
     render = _render(render_id)
     if render is not None:
         actions.prepare(render)
@@ -23,8 +21,6 @@ def prepare_render(render_id: int) -> None:
 
 @job(queue="batch")
 def render_stretch(render_id: int, index: int) -> None:
-    from annotations.render import actions
-
     render = _render(render_id)
     if render is not None:
         actions.run_stretch(render, index)
@@ -32,8 +28,6 @@ def render_stretch(render_id: int, index: int) -> None:
 
 @job(queue="batch")
 def finalize_render(render_id: int) -> None:
-    from annotations.render import actions
-
     render = _render(render_id)
     if render is not None:
         actions.finalize(render)

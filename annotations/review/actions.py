@@ -18,7 +18,8 @@ from annotations import events, permissions
 from annotations.audit import record
 from annotations.keyframes.actions import lock_keyframe
 from annotations.errors import Conflict, Invalid, NotAllowed
-from annotations.models import ColorReference, HintRevision, Keyframe, Membership, Notification, Review, Role, Shot
+from annotations.models import (ColorReference, HintRevision, Keyframe, Notification, Review,
+                                ReviewComment, Role, Shot)
 from annotations.permissions import Cap
 
 S = Keyframe.ReviewStatus
@@ -184,8 +185,6 @@ def request_changes(keyframe: Keyframe, actor, comment: str, *, content_hash: st
 @transaction.atomic
 def add_comment(keyframe: Keyframe, actor, text: str, x=None, y=None):
     """A remark on the current revision, pinned to (x, y) in source pixels when given."""
-    from annotations.models import ReviewComment
-
     keyframe = lock_keyframe(keyframe)
     project = keyframe.shot.project
     caps = permissions.capabilities(actor, project)

@@ -15,13 +15,10 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from annotations import frames
+from annotations import engines, frames, storage
 from annotations.review import actions as review_actions
 from annotations.models import Keyframe, Notification, Shot
 from annotations.permissions import Cap, capabilities, get_for_user
-from annotations import engines
-from annotations.render import deliverables, pipeline
-from inference.hints import parse_hints
 
 PREVIEW_LONG_SIDE = 960
 THUMB_LONG_SIDE = 320
@@ -46,14 +43,12 @@ def colorized(keyframe: Keyframe, revision, long_side: int = PREVIEW_LONG_SIDE) 
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as handle:
             return handle.read()
-    image = next(frames.iter_shot_frames(shot, keyframe.frame, keyframe.frame + 1))
-    rgb = engines.keyframe_engine(method).colorize(image, parse_hints(revision.content, shot.width, shot.height),
-                                                   method=method)
+    rgb = engines.colorize_keyframe(shot, keyframe.frame, revision.content, method)
     width, height = frames.proxy_size(shot.width, shot.height, long_side)
     if (width, height) != (shot.width, shot.height):
         rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-    data = pipeline.encode_png(rgb)
-    pipeline.put(name, data)
+    data = frames.encode_png(rgb)
+    storage.put(name, data)
     return data
 
 
@@ -142,7 +137,7 @@ def review_report(request, pk):
         "all_approved": bool(rows) and all(r["approval"] for r in rows),
     })
     if request.GET.get("download"):
-        name = f"{deliverables.slug(shot.name)}_review_report.html"
+        name = f"{storage.slug(shot.name)}_review_report.html"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from tests.annotations.review_helpers import approve_all, run_inline
 
-from annotations import frames
+from annotations import storage
 from annotations.render import actions as render_actions
 from annotations.models import AuditEvent, Render
 
@@ -26,18 +26,18 @@ def test_removing_files_frees_them_and_keeps_the_record(rendered, users, client_
                                                        django_capture_on_commit_callbacks):
     render = rendered()
     assert render.status == Render.Status.DONE, render.error
-    files = frames.stored_files(render.storage_dir)
+    files = storage.stored_files(render.storage_dir)
     assert len(files) > 10  # frames, keyframes, pictures, deliverables
     path = reverse("api:render-remove-files", args=[render.pk])
     for role in ("annotator", "reviewer"):
         assert client_for(users[role]).post(path).status_code == 403, role
-    assert frames.stored_files(render.storage_dir) == files
+    assert storage.stored_files(render.storage_dir) == files
 
     producer = client_for(users["producer"])
     with django_capture_on_commit_callbacks(execute=True):  # the files go once the change commits
         answer = producer.post(path)
     assert answer.status_code == 200 and answer.json()["files_removed"]
-    assert frames.stored_files(render.storage_dir) == []
+    assert storage.stored_files(render.storage_dir) == []
     event = AuditEvent.objects.get(verb="render.files_removed")
     assert event.actor == users["producer"]
     assert event.after == {"files": len(files), "bytes": sum(size for _, size in files)}
@@ -84,8 +84,8 @@ def test_prune_keeps_the_newest_finished_renders_of_each_shot(rendered, shot, us
         call_command("prune_renders", "--keep", "2", stdout=out)
     removed = set(Render.objects.filter(files_removed__isnull=False).values_list("pk", flat=True))
     assert removed == {renders[0].pk, failed.pk}
-    assert frames.stored_files(renders[0].storage_dir) == []
-    assert frames.stored_files(renders[2].storage_dir)
+    assert storage.stored_files(renders[0].storage_dir) == []
+    assert storage.stored_files(renders[2].storage_dir)
     assert AuditEvent.objects.get(verb="render.files_removed", target_id=str(renders[0].pk)).actor is None
 
     with pytest.raises(CommandError, match="at least 1"):

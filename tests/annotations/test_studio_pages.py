@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from annotations import engines
 from annotations.footage.actions import ingest, upload_footage
 from annotations.keyframes.actions import apply_hint_ops
 from annotations.keyframes import previews
@@ -113,10 +114,10 @@ def test_preview_jpeg_endpoint(client, keyframe, users, background_jobs):
 
 
 def test_preview_geometry_scales_hints():
-    assert previews.preview_size(1920, 1080) == (512, 288, 512 / 1920)
-    assert previews.preview_size(320, 240) == (320, 240, 1.0)  # never upscaled
+    assert engines.preview_size(1920, 1080) == (512, 288, 512 / 1920)
+    assert engines.preview_size(320, 240) == (320, 240, 1.0)  # never upscaled
     scale = 512 / 1920
-    hints = previews.scaled_hints({"points": [{"id": "a", "x": 1919, "y": 1079, "color": "#ff0000", "radius": 8}],
+    hints = engines.scaled_hints({"points": [{"id": "a", "x": 1919, "y": 1079, "color": "#ff0000", "radius": 8}],
                                    "strokes": [{"id": "s", "points": [[0, 0], [960, 540]], "width": 2}]},
                                   scale, 512, 288)
     point, stroke = hints.points[0], hints.strokes[0]
@@ -164,7 +165,9 @@ def test_redis_state_is_shared_and_atomic(settings):
 @pytest.mark.django_db
 def test_shot_page_wipes_to_the_finished_render(client, shot, users):
     from annotations.models import Render
-    from annotations.render.pipeline import encode_png, frame_name, put
+    from annotations.frames import encode_png
+    from annotations.render.pipeline import frame_name
+    from annotations.storage import put
 
     client.force_login(users["reviewer"])
     assert page_data(client.get(reverse("studio:shot", args=[shot.pk])), "shot-data")["renderUrl"] is None

@@ -18,7 +18,7 @@ from channels.testing import WebsocketCommunicator
 
 from annotations.models import HintRevision, Membership
 from annotations.routing import websocket_urlpatterns
-from annotations.keyframes import previews
+from annotations.keyframes import previews, tasks
 from annotations.keyframes.state import preview_state
 from tests.conftest import DISTRIBUTED
 
@@ -308,7 +308,7 @@ async def test_edits_during_a_preview_coalesce_to_the_newest(keyframe, users, ba
     assert state.wanted(keyframe.pk) == 5
     assert [m for m in await drain(communicator, 1.0) if m["type"] == "preview"] == []
     # The computing job comes back around: it renders revision 5 only.
-    await database_sync_to_async(previews.render_preview)(keyframe.pk, token)
+    await database_sync_to_async(tasks.render_preview)(keyframe.pk, token)
     preview = await receive_until(communicator, "preview")
     assert preview["revision"] == 5
     previews_seen = [m for m in preview["skipped"] if m["type"] == "preview"]
@@ -329,10 +329,10 @@ async def test_a_job_without_the_lease_does_nothing(keyframe, users, background_
     owner = await take_lease(keyframe.pk)
     await communicator.send_json_to({"type": "edit", "ops": [point(id="x")]})
     await receive_until(communicator, "ack")
-    await database_sync_to_async(previews.render_preview)(keyframe.pk, "a-stale-token")
+    await database_sync_to_async(tasks.render_preview)(keyframe.pk, "a-stale-token")
     assert [m for m in await drain(communicator, 1.0) if m["type"] == "preview"] == []
     assert state.done(keyframe.pk) == 1
-    await database_sync_to_async(previews.render_preview)(keyframe.pk, owner)
+    await database_sync_to_async(tasks.render_preview)(keyframe.pk, owner)
     assert (await receive_until(communicator, "preview"))["revision"] == 2
     await communicator.disconnect()
 

@@ -4,7 +4,7 @@ removes its files to free space.
 """
 from __future__ import annotations
 
-from annotations import frames
+from annotations import storage
 from annotations.projects import actions as references
 from annotations.review import actions as review
 from annotations.render.actions import start_render
@@ -72,7 +72,7 @@ def test_producer_sees_the_render_and_its_quality_checks(login, shot, users, scr
         box.locator("[data-remove-files]").click()
     page.wait_for_selector(f"[data-render='{render.pk}'] [data-field=files-removed]")
     assert f"/api/renders/{render.pk}/deliverables/prores/" not in [a.get_attribute("href") for a in box.locator("a").all()]
-    assert "manifest" in box.inner_text() and frames.stored_files(render.storage_dir) == []
+    assert "manifest" in box.inner_text() and storage.stored_files(render.storage_dir) == []
     assert page.errors == []
 
     page = login("annotator", "pw-annotator")

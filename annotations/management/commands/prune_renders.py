@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from annotations import frames
+from annotations import storage
 from annotations.render import actions as render_actions
 from annotations.models import Render
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         total = 0
         for number, render in enumerate(renders, 1):
             if dry_run:
-                size = sum(size for _, size in frames.stored_files(render.storage_dir))
+                size = sum(size for _, size in storage.stored_files(render.storage_dir))
             else:
                 size = render_actions.remove_files(render, None)
             total += size

@@ -50,12 +50,29 @@ from fractions import Fraction
 from pathlib import Path, PurePosixPath
 
 import cv2
+import matplotlib
 import numpy as np
+import redis
+import websockets
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from annotations import storage
+from annotations.demo import synthetic_reel
+from annotations.footage import actions as footage_actions
+from annotations.keyframes import actions as keyframe_actions
+from annotations.models import Role
+from annotations.projects import actions as project_actions
+from inference.media import write_video
 from tools.processes import child_env, daphne_command, free_port, stop, wait_listening, worker_command
+
+matplotlib.use("Agg")  # charts go to PNG files; no display
+from matplotlib import pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 WARMUP_EDITS = 3
 WARMUP_TIMEOUT = 120  # the first preview of a server loads the network
@@ -172,11 +189,6 @@ class Fixture:
         self.project = self.footage = None
 
     def build(self, width: int, height: int, annotators: int, viewers: int) -> None:
-        from annotations.footage import actions as footage_actions
-        from annotations.keyframes import actions as keyframe_actions
-        from annotations.projects import actions as project_actions
-        from annotations.models import Role
-
         owner = self._user("a0")
         self.project = project_actions.create_project(owner, f"Load test {self.tag}")
         editors = [owner]
@@ -197,18 +209,10 @@ class Fixture:
         self.viewer_cookies = [self._login(user) for user in watchers]
 
     def _user(self, name: str):
-        from django.contrib.auth import get_user_model
-
         self.users.append(get_user_model().objects.create_user(f"{self.tag}-{name}"))
         return self.users[-1]
 
     def _upload(self, owner, width: int, height: int, frame_count: int) -> None:
-        from django.core.files.uploadedfile import TemporaryUploadedFile
-
-        from annotations.footage import actions as footage_actions
-        from annotations.demo import synthetic_reel
-        from inference.media import write_video
-
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "reel.mp4"
             write_video(path, synthetic_reel(width, height, frame_count, scenes=1), Fraction(25), options={"crf": "20"})
@@ -221,8 +225,6 @@ class Fixture:
 
     def _login(self, user) -> str:
         """A session cookie, as the login view would set it."""
-        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-        from django.contrib.sessions.backends.db import SessionStore
 
         session = SessionStore()
         session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
@@ -232,13 +234,8 @@ class Fixture:
         return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
     def remove(self) -> None:
-        from django.contrib.auth import get_user_model
-        from django.contrib.sessions.models import Session
-
-        from annotations import frames
-
         if self.footage is not None:
-            frames.delete_tree(str(PurePosixPath(self.footage.derived_dir).parent))  # original and derived frames
+            storage.delete_tree(str(PurePosixPath(self.footage.derived_dir).parent))  # original and derived frames
         if self.project is not None:
             self.project.delete()
         Session.objects.filter(session_key__in=self.session_keys).delete()
@@ -301,7 +298,6 @@ class Servers:
 
     def _forget_redis_keys(self) -> None:
         """Channel layer, Celery queue and preview state of this run (all under its prefix)."""
-        import redis
 
         try:
             client = redis.Redis.from_url(self.redis, socket_connect_timeout=2, socket_timeout=10)
@@ -371,8 +367,6 @@ class Client:
         self.ws, self.welcomed, self.ended = None, False, False
 
     async def session(self, deadline: float, delay: float = 0.0) -> None:
-        import websockets
-
         await asyncio.sleep(delay)
         port = self.run.plan.port
         try:
@@ -393,8 +387,6 @@ class Client:
             self.ended = True
 
     async def _serve(self, ws) -> None:
-        import websockets
-
         reader, work = asyncio.create_task(self._read(ws)), asyncio.create_task(self.work())
         try:
             done, _ = await asyncio.wait({reader, work}, return_when=asyncio.FIRST_COMPLETED)
@@ -614,8 +606,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Numbers: {json_path}")
 
     def _check_celery(self, redis_url: str) -> None:
-        import redis
-
         if connection.vendor == "sqlite":
             raise CommandError(
                 "the celery mode needs PostgreSQL, shared by the server and the worker: run it with "
@@ -698,10 +688,6 @@ class Command(BaseCommand):
     def _plot(self, path: str, timelines: list[dict]) -> None:
         if not timelines:
             return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
 
         figure, axes = plt.subplots(len(timelines), 1, figsize=(10, 3.2 * len(timelines)), squeeze=False)
         for ax, timeline in zip(axes[:, 0], timelines):

@@ -1,0 +1,15 @@
+"""The keyframe jobs, on the latency-sensitive "preview" queue (thin: the work is in previews)."""
+from annotations.keyframes import previews
+from colorproj.jobs import job
+
+
+@job(queue="preview")
+def render_preview(keyframe_id: int, token: str) -> None:
+    """Previews of the keyframe's newest wanted revisions, while the lease `token` is held."""
+    previews.render_wanted(keyframe_id, token)
+
+
+@job(queue="preview")
+def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
+    """The network's color suggestions at source pixel (x, y), answered to `reply_channel`."""
+    previews.suggest_colors(keyframe_id, revision, x, y, reply_channel, request)
