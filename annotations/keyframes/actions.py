@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from annotations import events
 from annotations.audit import record
 from annotations.errors import Conflict, Invalid
+from annotations.keyframes import previews
 from annotations.models import ColorReference, HintRevision, Keyframe, Shot
 from annotations.models.keyframes import EMPTY_HINTS, content_hash
 from inference.hints import HintError, parse_hints
@@ -175,6 +176,7 @@ def _validate(content: dict, shot: Shot) -> dict:
 def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", base_revision: int | None = None,
                    edit_id: str = "") -> HintRevision:
     """Apply `ops` to the latest hints under the keyframe's row lock; returns the new head revision.
+    Once committed, a preview of the new revision is asked for (annotations.keyframes.previews).
 
     If the result equals the latest hints, no revision is written and the head is returned.
     With `base_revision`, the edit is refused (409) unless it is still the latest revision.
@@ -217,6 +219,9 @@ def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", b
                groups=[events.keyframe_group(keyframe.pk)],
                data={"keyframe": keyframe.pk, "revision": revision.number, "content_hash": digest,
                      "ops": ops, "hints": hints, "review_status": keyframe.review_status})
+        # Whoever edits (socket or REST API), the keyframe's editors get a preview of the new hints.
+        keyframe_id, number = keyframe.pk, revision.number
+        transaction.on_commit(lambda: previews.request_preview(keyframe_id, number))
         return revision
 
 

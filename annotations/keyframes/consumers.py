@@ -59,9 +59,7 @@ def capabilities_of(user, project_id: int) -> frozenset[str]:
 
 @database_sync_to_async
 def apply_ops(keyframe: Keyframe, user, ops, message: str, edit_id: str) -> HintRevision:
-    revision = keyframe_actions.apply_hint_ops(keyframe, user, ops, message=message, edit_id=edit_id)
-    previews.request_preview(keyframe.pk, revision.number)
-    return revision
+    return keyframe_actions.apply_hint_ops(keyframe, user, ops, message=message, edit_id=edit_id)
 
 
 @database_sync_to_async
@@ -69,9 +67,7 @@ def revert_to(keyframe: Keyframe, user, number) -> HintRevision:
     old = HintRevision.objects.filter(keyframe=keyframe, number=number).first()
     if old is None:
         raise ActionError(f"revision {number!r} does not exist")
-    revision = keyframe_actions.save_hints(keyframe, user, old.content, message=f"reverted to revision {number}")
-    previews.request_preview(keyframe.pk, revision.number)
-    return revision
+    return keyframe_actions.save_hints(keyframe, user, old.content, message=f"reverted to revision {number}")
 
 
 @database_sync_to_async

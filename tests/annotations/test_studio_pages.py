@@ -96,6 +96,21 @@ class TestPages:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_edit_through_the_rest_api_gets_a_preview(client, keyframe, users, background_jobs):
+    """The edit action asks for the preview, so an API client's edit reaches the editors' previews too."""
+    client.force_login(users["annotator"])
+    edited = client.post(reverse("api:keyframe-hint-ops", args=[keyframe.pk]), {"ops": [{"op": "add_point", "point": {
+        "x": 5, "y": 5, "color": "#20c040", "radius": 2}}]}, content_type="application/json")
+    assert edited.status_code == 200 and edited.json()["revision"] == 2
+    url = reverse("studio:keyframe-preview", args=[keyframe.pk])
+    deadline = time.monotonic() + 60
+    while (response := client.get(url)).status_code == 404 and time.monotonic() < deadline:
+        jobs.drain(0.2)  # embedded mode; the Celery worker needs no help
+        time.sleep(0.1)
+    assert response.status_code == 200 and response["X-Revision"] == "2"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_preview_jpeg_endpoint(client, keyframe, users, background_jobs):
     url = reverse("studio:keyframe-preview", args=[keyframe.pk])
     client.force_login(users["reviewer"])
