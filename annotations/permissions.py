@@ -70,7 +70,8 @@ def visible_projects(user):
 def get_for_user(queryset, user, capability: str = Cap.VIEW, project_field: str = "project", **lookup):
     """Fetch one row of `queryset` the user may act on (`project_field` leads to its project)."""
     filter_key = f"{project_field}__memberships__user" if project_field else "memberships__user"
-    obj = queryset.filter(**{filter_key: user}, **lookup).distinct().first() if user.is_authenticated else None
+    signed_in = getattr(user, "is_authenticated", False)
+    obj = queryset.filter(**{filter_key: user}, **lookup).distinct().first() if signed_in else None
     if obj is None:
         raise Http404("not found")
     project = obj

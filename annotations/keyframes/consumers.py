@@ -29,12 +29,13 @@ import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.http import Http404
 
 from annotations import events
 from annotations.keyframes import actions as keyframe_actions
 from annotations.errors import ActionError, Conflict, NotAllowed
 from annotations.models import HintRevision, Keyframe
-from annotations.permissions import Cap, capabilities
+from annotations.permissions import Cap, capabilities, get_keyframe
 from annotations.keyframes import previews
 from annotations.keyframes.state import preview_state
 from colorproj.jobs import TRANSIENT_ERRORS
@@ -48,8 +49,13 @@ PEER_COLORS = ("#4fc3f7", "#f06292", "#aed581", "#ffb74d", "#ba68c8", "#4db6ac",
 # --- ORM helpers (run in a worker thread) -------------------------------------------------------
 
 @database_sync_to_async
-def load_keyframe(keyframe_id: int) -> Keyframe | None:
-    return Keyframe.objects.select_related("shot__footage", "shot__project", "head").filter(pk=keyframe_id).first()
+def open_keyframe(user, keyframe_id: int) -> tuple[Keyframe, frozenset[str]] | None:
+    """The keyframe and the user's capabilities in its project; None if the user may not see it."""
+    try:
+        keyframe = get_keyframe(user, keyframe_id)
+    except (Http404, NotAllowed):
+        return None
+    return keyframe, capabilities(user, keyframe.shot.project_id)
 
 
 @database_sync_to_async
@@ -123,11 +129,11 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
         events.bind_server_loop(asyncio.get_running_loop())  # also when served without colorproj.asgi (tests)
         self.keyframe_id = int(self.scope["url_route"]["kwargs"]["keyframe_id"])
         self.user = self.scope.get("user")
-        keyframe = await load_keyframe(self.keyframe_id)
-        caps = await capabilities_of(self.user, keyframe.shot.project_id) if keyframe else frozenset()
-        if Cap.VIEW not in caps:
+        opened = await open_keyframe(self.user, self.keyframe_id)
+        if opened is None:
             await self.close(code=4404)  # not a member, or no such keyframe: nothing leaks
             return
+        keyframe, caps = opened
         self.keyframe, self.project_id = keyframe, keyframe.shot.project_id
         self.group = events.keyframe_group(self.keyframe_id)
         self.peer = {"id": uuid.uuid4().hex[:10], "user": self.user.username,

@@ -12,8 +12,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotations import frames
-from annotations.models import Keyframe, Shot
-from annotations.permissions import Cap, capabilities, get_for_user
+from annotations.models import Shot
+from annotations.permissions import Cap, capabilities, get_keyframe, get_shot
 from annotations.keyframes.state import preview_state
 from annotations.projects import actions as project_actions
 from inference.color import to_uint8
@@ -31,7 +31,7 @@ def _timecodes(shot: Shot) -> list[str]:
 
 @login_required
 def shot_page(request, pk):
-    shot = get_for_user(Shot.objects.select_related("footage", "project"), request.user, Cap.VIEW, pk=pk)
+    shot = get_shot(request.user, pk)
     caps = capabilities(request.user, shot.project)
     state = preview_state()
     keyframes = [{"id": k.pk, "frame": k.frame, "review_status": k.review_status,
@@ -78,7 +78,7 @@ def suggest_keyframes(shot: Shot) -> list[dict]:
 
 @login_required
 def suggested_keyframes(request, pk):
-    shot = get_for_user(Shot.objects.select_related("footage", "project"), request.user, Cap.VIEW, pk=pk)
+    shot = get_shot(request.user, pk)
     key = f"studio:suggested-keyframes:{shot.pk}:{shot.footage.uid}:{shot.first_frame}:{shot.frame_count}"
     suggestions = cache.get(key)
     if suggestions is None:
@@ -90,8 +90,7 @@ def suggested_keyframes(request, pk):
 @login_required
 def keyframe_preview(request, pk):
     """The newest finished preview of a keyframe as JPEG (404 while there is none)."""
-    keyframe = get_for_user(Keyframe.objects.select_related("shot__project"), request.user, Cap.VIEW,
-                            project_field="shot__project", pk=pk)
+    keyframe = get_keyframe(request.user, pk)
     latest = preview_state().latest(keyframe.pk)
     if latest is None or not latest[1]:
         raise Http404("no preview yet")
@@ -104,8 +103,7 @@ def keyframe_preview(request, pk):
 @login_required
 def keyframe_frame(request, pk):
     """The keyframe's frame at full resolution (8-bit luma PNG): the editor zooms to its pixels."""
-    keyframe = get_for_user(Keyframe.objects.select_related("shot__footage", "shot__project"), request.user, Cap.VIEW,
-                            project_field="shot__project", pk=pk)
+    keyframe = get_keyframe(request.user, pk)
     luma = frames.shot_luma(keyframe.shot, keyframe.frame)
     ok, data = cv2.imencode(".png", to_uint8(luma), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     response = HttpResponse(data.tobytes(), content_type="image/png")
@@ -115,8 +113,7 @@ def keyframe_frame(request, pk):
 
 @login_required
 def keyframe_page(request, pk):
-    keyframe = get_for_user(Keyframe.objects.select_related("shot__footage", "shot__project", "head"),
-                            request.user, Cap.VIEW, project_field="shot__project", pk=pk)
+    keyframe = get_keyframe(request.user, pk)
     shot, project = keyframe.shot, keyframe.shot.project
     caps = capabilities(request.user, project)
     return render(request, "studio/keyframe.html", {

@@ -62,11 +62,6 @@ def preview_method(requested: str | None = None) -> str:
     return requested or getattr(settings, "COLORPROJ_PREVIEW_METHOD", "cnn")
 
 
-def send_event(keyframe_id: int, event: str, data: dict) -> None:
-    message = {"type": "studio.event", "event": event, "data": data}
-    events.deliver(lambda: get_channel_layer().group_send(events.keyframe_group(keyframe_id), message))
-
-
 def render(keyframe, content: dict, method: str | None = None) -> tuple[bytes, dict]:
     """JPEG bytes of the colorized keyframe at preview size for the hint set `content`."""
     method = preview_method(method)
@@ -133,12 +128,13 @@ def render_wanted(keyframe_id: int, token: str) -> None:
             except Exception as exc:
                 log.exception("preview of keyframe %s r%s failed", keyframe_id, target)
                 state.finish(keyframe_id, target, b"", {"error": f"preview failed: {exc}"})
-                send_event(keyframe_id, "preview.failed",
+                events.send_now([events.keyframe_group(keyframe_id)], "preview.failed",
                            {"keyframe": keyframe_id, "revision": target, "message": f"preview failed: {exc}"})
                 continue
             state.finish(keyframe_id, target, jpeg, meta)
             log.info("preview of keyframe %s r%s: %s in %.0f ms", keyframe_id, target, meta["method"], meta["compute_ms"])
-            send_event(keyframe_id, "preview.ready", preview_message(keyframe_id, target, jpeg, meta))
+            events.send_now([events.keyframe_group(keyframe_id)], "preview.ready",
+                            preview_message(keyframe_id, target, jpeg, meta))
     except TRANSIENT_ERRORS:
         raise  # keep the lease: the retried job (same token) carries on once the database is back
     except BaseException:

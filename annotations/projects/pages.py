@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db.models import Count
 from django.shortcuts import render
 
-from annotations.models import ColorReference, Footage, Project
-from annotations.permissions import Cap, capabilities, get_for_user, visible_projects
+from annotations.models import ColorReference, Footage
+from annotations.permissions import Cap, capabilities, get_project, visible_projects
 from annotations.projects import actions
 
 
@@ -24,7 +24,7 @@ def home(request):
 
 @login_required
 def project_overview(request, pk):
-    project = get_for_user(Project.objects.all(), request.user, Cap.VIEW, project_field="", pk=pk)
+    project = get_project(request.user, pk)
     return render(request, "annotations/project.html", {
         "project": project,
         "shots": project.shots.select_related("footage").annotate(keyframe_count=Count("keyframes")),
@@ -36,7 +36,7 @@ def project_overview(request, pk):
 
 @login_required
 def project_page(request, pk):
-    project = get_for_user(Project.objects.all(), request.user, Cap.VIEW, project_field="", pk=pk)
+    project = get_project(request.user, pk)
     caps = capabilities(request.user, project)
     return render(request, "studio/project.html", {
         "project": project,

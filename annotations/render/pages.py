@@ -8,15 +8,14 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 
 from annotations import frames
-from annotations.models import Shot
-from annotations.permissions import Cap, get_for_user
+from annotations.permissions import get_shot
 from annotations.render.pipeline import frame_name
 
 
 @login_required
 def rendered_frame(request, pk, frame):
     """Frame `frame` of the shot's newest finished render, as a proxy-sized JPEG (for the wipe)."""
-    shot = get_for_user(Shot.objects.select_related("footage", "project"), request.user, Cap.VIEW, pk=pk)
+    shot = get_shot(request.user, pk)
     render_row = shot.latest_render()
     if render_row is None or not 0 <= frame < shot.frame_count:
         raise Http404("no rendered frame")

@@ -17,20 +17,11 @@ from django.utils import timezone
 
 from annotations import engines, frames, storage
 from annotations.review import actions as review_actions
-from annotations.models import Keyframe, Notification, Shot
-from annotations.permissions import Cap, capabilities, get_for_user
+from annotations.models import Keyframe, Notification
+from annotations.permissions import Cap, capabilities, get_keyframe, get_shot
 
 PREVIEW_LONG_SIDE = 960
 THUMB_LONG_SIDE = 320
-
-
-def _keyframe(request, pk) -> Keyframe:
-    return get_for_user(Keyframe.objects.select_related("shot__project", "shot__footage", "head"), request.user,
-                        project_field="shot__project", pk=pk)
-
-
-def _shot(request, pk) -> Shot:
-    return get_for_user(Shot.objects.select_related("project", "footage"), request.user, pk=pk)
 
 
 def colorized(keyframe: Keyframe, revision, long_side: int = PREVIEW_LONG_SIDE) -> bytes:
@@ -55,7 +46,7 @@ def colorized(keyframe: Keyframe, revision, long_side: int = PREVIEW_LONG_SIDE) 
 @login_required
 def keyframe_preview(request, pk):
     """The colorized preview of a revision (`?revision=N`, default the latest)."""
-    keyframe = _keyframe(request, pk)
+    keyframe = get_keyframe(request.user, pk)
     revision = keyframe.head
     number = request.GET.get("revision", "")
     if number.isdigit():
@@ -67,7 +58,7 @@ def keyframe_preview(request, pk):
 
 @login_required
 def keyframe_review(request, pk):
-    keyframe = _keyframe(request, pk)
+    keyframe = get_keyframe(request.user, pk)
     shot = keyframe.shot
     caps = capabilities(request.user, shot.project)
     cited, unlinked = review_actions.cited_references(keyframe, keyframe.head)
@@ -89,7 +80,7 @@ def keyframe_review(request, pk):
 
 @login_required
 def shot_review(request, pk):
-    shot = _shot(request, pk)
+    shot = get_shot(request.user, pk)
     caps = capabilities(request.user, shot.project)
     try:
         review_actions.approved_keyframes(shot)
@@ -119,7 +110,7 @@ def _data_uri(png: bytes) -> str:
 @login_required
 def review_report(request, pk):
     """The shot's review report: self-contained HTML (thumbnails inline); `?download=1` to save it."""
-    shot = _shot(request, pk)
+    shot = get_shot(request.user, pk)
     rows = []
     for keyframe in shot.keyframes.select_related("head"):
         approval = review_actions.current_approval(keyframe)
