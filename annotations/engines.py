@@ -6,6 +6,7 @@ runs has exactly those weights, so a worker with other weights cannot slip diffe
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from importlib.metadata import PackageNotFoundError, version
@@ -18,7 +19,6 @@ from django.conf import settings
 from annotations import frames
 from inference.color import to_uint8
 from inference.hints import Hints, parse_hints
-from inference.metrics import sha256_file
 
 LEARNED = {"keyframe": "cnn", "propagation": "cnn"}
 PREVIEW_LONG_SIDE = 512  # pixels: live previews and color suggestions
@@ -53,7 +53,8 @@ def weights_sha256(path: Path) -> str | None:
     key = ("sha256", *_stamp(path))
     with _lock:
         if key not in _cache:
-            _cache[key] = sha256_file(path)
+            with open(path, "rb") as handle:
+                _cache[key] = hashlib.file_digest(handle, "sha256").hexdigest()
         return _cache[key]
 
 

@@ -14,9 +14,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def sha256_file(path: str | Path) -> str:
-    """sha256 of a file, read in blocks (deliverables can be many gigabytes)."""
-    digest = hashlib.sha256()
+    """Hex sha256 of a file, read in blocks by hashlib.file_digest (weights files, deliverables)."""
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

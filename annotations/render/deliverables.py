@@ -28,7 +28,6 @@ from django.core.files.storage import default_storage
 from annotations import frames, storage
 from annotations.render import pictures, pipeline, qc
 from inference.color import REC709, as_float
-from inference.metrics import sha256_file
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same frames give the same zip bytes
@@ -260,12 +259,13 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
         storage.put(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
         made = []
         for kind, path in paths.items():
-            sha = sha256_file(path)
-            file_entry = {"name": names[kind], "sha256": sha, "bytes": path.stat().st_size}
-            extra = encoders[kind].audio if kind in encoders else {}
             stored = f"{render.storage_dir}/deliverables/{attempt}/{names[kind]}"
             with open(path, "rb") as handle:
+                sha = hashlib.file_digest(handle, "sha256").hexdigest()
+                handle.seek(0)
                 stored = storage.put(stored, handle)
+            file_entry = {"name": names[kind], "sha256": sha, "bytes": path.stat().st_size}
+            extra = encoders[kind].audio if kind in encoders else {}
             made.append({"kind": kind, "file": stored,
                          "filename": names[kind], "content_type": CONTENT_TYPES[kind],
                          "size_bytes": path.stat().st_size, "sha256": sha,
