@@ -3,9 +3,11 @@
 Roles are checked by the actions themselves as well as here: an API client gets the same
 404 (not a member) / 403 (role) / 409 (state) answers as the pages.
 """
+import django_filters
 from django.db.models import Q
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -164,16 +166,31 @@ class ShotReview(APIView):
         return Response({"shot": shot.pk, "keyframes": keyframes, "renderable": blocked is None, "blocked": blocked})
 
 
-class NotificationList(APIView):
+class NotificationFilter(django_filters.FilterSet):
+    # The REST framework's BooleanFilter: it takes 1/0 as well as true/false.
+    unread = django_filters.rest_framework.BooleanFilter(field_name="read_at", lookup_expr="isnull",
+                                                         help_text="1: only unread notifications; 0: only read ones")
+
+    class Meta:
+        model = Notification
+        fields = ["unread"]
+
+
+class NotificationList(generics.ListAPIView):
     """Your notifications, newest first (`?unread=1` for the unread ones only; at most 200)."""
 
-    @extend_schema(responses=NotificationSerializer(many=True))
-    def get(self, request):
-        notifications = Notification.objects.filter(recipient=request.user,
-                                                    project__memberships__user=request.user).distinct()
-        if request.query_params.get("unread") in ("1", "true"):
-            notifications = notifications.filter(read_at=None)
-        return Response(NotificationSerializer(notifications.select_related("actor")[:200], many=True).data)
+    serializer_class = NotificationSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = NotificationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator, which has no user
+            return Notification.objects.none()
+        return Notification.objects.filter(recipient=self.request.user, project__memberships__user=self.request.user) \
+            .distinct().select_related("actor")
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset)[:200]
 
 
 class NotificationRead(APIView):
