@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -206,18 +207,22 @@ class AttachmentFile(APIView):
 
 # --- Audit ------------------------------------------------------------------------------------
 
+class AuditPages(CursorPagination):
+    """Newest first, 500 a page; `next` / `previous` carry the `cursor` to the neighbouring pages."""
+
+    page_size = 500
+    ordering = "-id"
+
+
 class AuditList(generics.ListAPIView):
-    """The newest audit events of a project (at most 500; `?before=<id>` pages back)."""
+    """The project's audit events, newest first, a page at a time (`?cursor=` from `next` pages back)."""
 
     serializer_class = AuditEventSerializer
+    pagination_class = AuditPages
 
     def get_queryset(self):
         project = get_project(self.request.user, self.kwargs["pk"], Cap.VIEW_AUDIT)
-        events = AuditEvent.objects.filter(project=project).select_related("actor")
-        before = self.request.query_params.get("before")
-        if before and before.isdigit():
-            events = events.filter(pk__lt=int(before))
-        return events[:500]
+        return AuditEvent.objects.filter(project=project).select_related("actor")
 
 
 class Me(APIView):

@@ -111,8 +111,21 @@ def test_color_references(users, project, keyframe, client_for):
                    format="json")
     assert client.delete(reverse("api:reference-detail", args=[ref])).status_code == 409
     assert client.patch(reverse("api:reference-detail", args=[ref]), {"notes": "faded"}, format="json").status_code == 200
-    audit = client.get(reverse("api:audit-list", args=[project.pk])).json()
+    audit = client.get(reverse("api:audit-list", args=[project.pk])).json()["results"]
     assert {"reference.created", "reference.attachment_added", "reference.updated"} <= {e["verb"] for e in audit}
+
+
+def test_audit_trail_pages_back_by_cursor(users, project, client_for, monkeypatch):
+    from annotations.projects.api import AuditPages
+
+    monkeypatch.setattr(AuditPages, "page_size", 2)
+    client = client_for(users["manager"])
+    first = client.get(reverse("api:audit-list", args=[project.pk])).json()
+    second = client.get(first["next"]).json()
+    # Newest first: the project's creation and its three members, two a page, nothing seen twice.
+    verbs = [e["verb"] for e in first["results"] + second["results"]]
+    assert verbs == ["member.added", "member.added", "member.added", "project.created"]
+    assert second["next"] is None and second["previous"]
 
 
 def test_token_auth_for_scripts(users, project, client):
