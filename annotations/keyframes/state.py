@@ -18,6 +18,7 @@ with Celery it lives in Redis, where every web and worker process sees it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -25,6 +26,7 @@ import time
 from functools import lru_cache
 
 import redis
+import redis.lock
 from django.conf import settings
 
 CLAIM_SECONDS = 60   # a job that died loses its claim after this; live jobs renew it
@@ -95,16 +97,10 @@ class RedisState:
              "if tonumber(ARGV[1]) > v then v = tonumber(ARGV[1]) end " \
              "redis.call('SET', KEYS[1], v, 'EX', ARGV[2]) return v"
 
-    # Renew or release the lease only if the token still holds it.
-    _RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
-    _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-
     def __init__(self, url: str, prefix: str):
         self.redis = redis.Redis.from_url(url)
         self.prefix = prefix
         self._raise = self.redis.register_script(self._RAISE)
-        self._renew = self.redis.register_script(self._RENEW)
-        self._release = self.redis.register_script(self._RELEASE)
 
     def _key(self, name: str, keyframe_id: int) -> str:
         return f"{self.prefix}:preview:{keyframe_id}:{name}"
@@ -115,15 +111,25 @@ class RedisState:
     def wanted(self, keyframe_id: int) -> int:
         return int(self.redis.get(self._key("wanted", keyframe_id)) or 0)
 
+    def _lease(self, keyframe_id: int, token: str | None = None) -> redis.lock.Lock:
+        """redis-py's lock on the keyframe's previews, holding `token` (a job passes it on by value)."""
+        lease = self.redis.lock(self._key("claim", keyframe_id), timeout=CLAIM_SECONDS, thread_local=False)
+        lease.local.token = token.encode() if token else None
+        return lease
+
     def claim(self, keyframe_id: int) -> str | None:
         token = secrets.token_hex(8)
-        return token if self.redis.set(self._key("claim", keyframe_id), token, nx=True, ex=CLAIM_SECONDS) else None
+        return token if self._lease(keyframe_id).acquire(blocking=False, token=token) else None
 
     def renew(self, keyframe_id: int, token: str) -> bool:
-        return bool(self._renew(keys=[self._key("claim", keyframe_id)], args=[token, CLAIM_SECONDS]))
+        try:
+            return self._lease(keyframe_id, token).reacquire()
+        except redis.exceptions.LockNotOwnedError:
+            return False
 
     def release(self, keyframe_id: int, token: str) -> None:
-        self._release(keys=[self._key("claim", keyframe_id)], args=[token])
+        with contextlib.suppress(redis.exceptions.LockNotOwnedError):
+            self._lease(keyframe_id, token).release()
 
     def finish(self, keyframe_id: int, revision: int, jpeg: bytes, meta: dict) -> None:
         pipe = self.redis.pipeline()
