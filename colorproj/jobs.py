@@ -23,16 +23,16 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connections, transaction
 
 QUEUES = ("preview", "batch")
 # Errors that say "the database is not reachable right now", not "this job cannot work".
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+# Retries of a transient error: after 1, 2, 4 ... 30 s (about three minutes in all). Declared once,
+# on the Celery task; the embedded pool reads the same settings and Celery's backoff function.
 RETRY_FIRST, RETRY_LONGEST, RETRIES = 1, 30, 10
-# Seconds before each retry (1, 2, 4 ... 30: about three minutes in all), as Celery's
-# retry_backoff computes them, so both modes wait the same.
-RETRY_DELAYS = tuple(min(RETRY_FIRST * 2 ** n, RETRY_LONGEST) for n in range(RETRIES))
 log = logging.getLogger("colorproj.jobs")
 
 _tasks: dict[str, object] = {}     # job name -> Celery task
@@ -86,15 +86,20 @@ def _submit(func: Callable, args: tuple, queue: str) -> None:
 
 
 def _run_in_thread(func: Callable, args: tuple) -> None:
-    for delay in (*RETRY_DELAYS, None):
+    """Run the job as its Celery task would retry it: on `autoretry_for` errors, up to `max_retries`
+    times, `retry_backoff` seconds later, doubling up to `retry_backoff_max`."""
+    task = _tasks[func.job_name]
+    for retries in range(task.max_retries + 1):
         close_old_connections()
         try:
             func(*args)
             return
-        except TRANSIENT_ERRORS as exc:
-            if delay is None:
+        except task.autoretry_for as exc:
+            if retries == task.max_retries:
                 log.error("job %s%r gave up: the database stayed unreachable (%s)", func.job_name, args, exc)
                 return
+            delay = get_exponential_backoff_interval(task.retry_backoff, retries, task.retry_backoff_max,
+                                                     task.retry_jitter)
             log.warning("job %s%r: database unreachable (%s); again in %ss", func.job_name, args, exc, delay)
         except Exception:  # the job records its own failure on its rows; keep the pool alive
             log.exception("job %s%r failed", func.job_name, args)
