@@ -12,10 +12,11 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
-from annotations import events, frames, storage
+from annotations import events, frames, permissions, storage
 from annotations.audit import record
 from annotations.errors import Conflict, Invalid, TooLarge
 from annotations.models import Footage, Keyframe, Shot
+from annotations.permissions import Cap
 from colorproj.jobs import TRANSIENT_ERRORS, enqueue
 from inference import media
 from inference.scenes import SceneDetector, scene_ranges
@@ -54,6 +55,7 @@ def upload_footage(project, actor, uploaded, *, name: str | None = None, frame_r
     `split`: cut the footage into one shot per detected scene. `start_ingest=False` leaves the
     ingest to the caller (`ingest(footage)`), e.g. to run it in this process.
     """
+    permissions.require(actor, project, Cap.MANAGE_FOOTAGE)
     size = uploaded.size or 0
     if size > settings.COLORPROJ_MAX_UPLOAD_BYTES:
         raise TooLarge(f"file is {size} bytes; the limit is {settings.COLORPROJ_MAX_UPLOAD_BYTES} bytes")
@@ -200,6 +202,7 @@ def split_footage(footage: Footage, actor, cuts: list[int] | None = None) -> lis
 
     Refused once any of its shots has keyframes, so no annotation work is ever moved or lost.
     """
+    permissions.require(actor, footage.project_id, Cap.MANAGE_FOOTAGE)
     footage = Footage.objects.select_for_update().get(pk=footage.pk)
     if footage.status != Footage.Status.READY:
         raise Conflict(f"footage is {footage.status}; it can be split once ingested")

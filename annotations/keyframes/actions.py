@@ -24,11 +24,12 @@ import uuid
 
 from django.db import IntegrityError, transaction
 
-from annotations import events
+from annotations import events, permissions
 from annotations.audit import record
 from annotations.errors import Conflict, Invalid
 from annotations.keyframes import previews
 from annotations.models import ColorReference, HintRevision, Keyframe, Shot
+from annotations.permissions import Cap
 from annotations.models.keyframes import EMPTY_HINTS, content_hash
 from inference.hints import HintError, parse_hints
 
@@ -59,6 +60,7 @@ def _sync_shot_status(shot: Shot) -> None:
 @transaction.atomic
 def add_keyframe(shot: Shot, actor, frame: int) -> Keyframe:
     """A keyframe at shot frame `frame`, starting with revision 1: an empty hint set."""
+    permissions.require(actor, shot.project_id, Cap.EDIT_HINTS)
     if isinstance(frame, bool) or not isinstance(frame, int) or not 0 <= frame < shot.frame_count:
         raise Invalid(f"frame must be an integer from 0 to {shot.frame_count - 1}, got {frame!r}")
     try:
@@ -80,6 +82,7 @@ def add_keyframe(shot: Shot, actor, frame: int) -> Keyframe:
 @transaction.atomic
 def delete_keyframe(keyframe: Keyframe, actor) -> None:
     keyframe = lock_keyframe(keyframe)
+    permissions.require(actor, keyframe.shot.project_id, Cap.EDIT_HINTS)
     shot = keyframe.shot
     record(shot.project, actor, "keyframe.deleted", keyframe,
            before={"shot": shot.pk, "frame": keyframe.frame, "revisions": keyframe.head.number,
@@ -191,6 +194,7 @@ def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", b
     ops = _with_ids(ops)
     with transaction.atomic():
         keyframe = lock_keyframe(keyframe)
+        permissions.require(actor, keyframe.shot.project_id, Cap.EDIT_HINTS)
         applied = HintRevision.objects.filter(keyframe=keyframe, edit_id=edit_id).first() if edit_id else None
         if applied is not None:
             return applied

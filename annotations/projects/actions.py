@@ -4,9 +4,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.urls import reverse
 
+from annotations import permissions
 from annotations.audit import record
 from annotations.errors import Conflict, Invalid
 from annotations.models import ColorReference, Keyframe, Membership, Project, ReferenceAttachment, Role
+from annotations.permissions import Cap
 from inference.hints import HintError, parse_color
 
 
@@ -24,6 +26,7 @@ def create_project(actor, name: str, description: str = "") -> Project:
 
 @transaction.atomic
 def update_project(project: Project, actor, **changes) -> Project:
+    permissions.require(actor, project, Cap.MANAGE_PROJECT)
     allowed = {"name", "description", "require_references"}
     unknown = set(changes) - allowed
     if unknown:
@@ -44,6 +47,7 @@ def _check_role(role: str) -> str:
 
 @transaction.atomic
 def add_member(project: Project, actor, user, role: str) -> Membership:
+    permissions.require(actor, project, Cap.MANAGE_MEMBERS)
     _check_role(role)
     if Membership.objects.filter(project=project, user=user).exists():
         raise Conflict(f"{user.username} is already a member of this project")
@@ -60,6 +64,7 @@ def _keep_a_manager(membership: Membership) -> None:
 
 @transaction.atomic
 def change_role(membership: Membership, actor, role: str) -> Membership:
+    permissions.require(actor, membership.project_id, Cap.MANAGE_MEMBERS)
     _check_role(role)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if role != Role.MANAGER:
@@ -74,6 +79,7 @@ def change_role(membership: Membership, actor, role: str) -> Membership:
 
 @transaction.atomic
 def remove_member(membership: Membership, actor) -> None:
+    permissions.require(actor, membership.project_id, Cap.MANAGE_MEMBERS)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     _keep_a_manager(membership)
     record(membership.project, actor, "member.removed", membership,
@@ -111,6 +117,7 @@ def _snapshot(reference: ColorReference) -> dict:
 
 @transaction.atomic
 def create_reference(project, actor, **fields) -> ColorReference:
+    permissions.require(actor, project, Cap.MANAGE_REFERENCES)
     fields = _clean(fields)
     if "name" not in fields or "color" not in fields:
         raise Invalid("a color reference needs a name and a color")
@@ -121,6 +128,7 @@ def create_reference(project, actor, **fields) -> ColorReference:
 
 @transaction.atomic
 def update_reference(reference: ColorReference, actor, **changes) -> ColorReference:
+    permissions.require(actor, reference.project_id, Cap.MANAGE_REFERENCES)
     changes = _clean(changes)
     before = _snapshot(reference)
     for key, value in changes.items():
@@ -139,6 +147,7 @@ def citing_keyframes(reference: ColorReference) -> list[int]:
 
 @transaction.atomic
 def delete_reference(reference: ColorReference, actor) -> None:
+    permissions.require(actor, reference.project_id, Cap.MANAGE_REFERENCES)
     citing = citing_keyframes(reference)
     if citing:
         raise Conflict(f"hints on keyframes {citing} cite this reference; change them first")
@@ -150,6 +159,7 @@ def delete_reference(reference: ColorReference, actor) -> None:
 
 def add_attachment(reference: ColorReference, actor, uploaded) -> ReferenceAttachment:
     """Attach an image or PDF (by content) to a reference."""
+    permissions.require(actor, reference.project_id, Cap.MANAGE_REFERENCES)
     if (uploaded.size or 0) > ATTACHMENT_MAX_BYTES:
         raise Invalid(f"attachments are limited to {ATTACHMENT_MAX_BYTES // 2**20} MB")
     head = uploaded.read(16)
@@ -173,6 +183,7 @@ def add_attachment(reference: ColorReference, actor, uploaded) -> ReferenceAttac
 
 @transaction.atomic
 def delete_attachment(attachment: ReferenceAttachment, actor) -> None:
+    permissions.require(actor, attachment.reference.project_id, Cap.MANAGE_REFERENCES)
     record(attachment.reference.project, actor, "reference.attachment_deleted", attachment,
            before={"reference": attachment.reference_id, "name": attachment.name})
     file = attachment.file
