@@ -108,3 +108,32 @@ def test_pages_require_login_and_show_only_my_projects(users, outsider, project,
     client.force_login(outsider)
     assert "Test project" not in client.get(reverse("home")).content.decode()
     assert client.get(reverse("project", args=[project.pk])).status_code == 404
+
+
+def test_actions_check_the_actor_whatever_calls_them(users, outsider, project, shot, keyframe):
+    """The same refusals as the API's, for a caller that skips the API (a command, a socket, a job)."""
+    from django.http import Http404
+
+    from annotations.errors import NotAllowed
+    from annotations.footage.actions import split_footage
+    from annotations.keyframes.actions import add_keyframe, apply_hint_ops
+    from annotations.models import Membership
+    from annotations.projects.actions import add_member, create_reference, update_project
+
+    point = [{"op": "add_point", "point": {"x": 1, "y": 1, "color": "#112233"}}]
+    refusals = [
+        lambda: apply_hint_ops(keyframe, users["reviewer"], point),
+        lambda: add_keyframe(shot, users["producer"], 5),
+        lambda: split_footage(shot.footage, users["annotator"], []),
+        lambda: create_reference(project, users["producer"], name="Coat", color="#223344"),
+        lambda: update_project(project, users["annotator"], name="Renamed"),
+        lambda: add_member(project, users["reviewer"], outsider, "annotator"),
+    ]
+    for refused in refusals:
+        with pytest.raises(NotAllowed):
+            refused()
+    with pytest.raises(Http404):  # not a member: nothing tells the project exists
+        apply_hint_ops(keyframe, outsider, point)
+    assert keyframe.revisions.count() == 1 and not Membership.objects.filter(user=outsider).exists()
+    project.refresh_from_db()
+    assert project.name != "Renamed"
