@@ -6,10 +6,11 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema, extend_schema_field
-from rest_framework import generics, serializers, status
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotations.errors import Invalid, TooLarge
 from annotations.footage import actions
@@ -88,17 +89,18 @@ class ShotSerializer(serializers.ModelSerializer):
         }
 
 
-class FootageList(generics.ListAPIView):
-    serializer_class = FootageSerializer
-    parser_classes = [MultiPartParser, FormParser]
+class ProjectFootage:
+    """On the projects' ViewSet: projects/{pk}/footage/ (list; upload) and projects/{pk}/shots/."""
 
-    def get_queryset(self):
-        return get_project(self.request.user, self.kwargs["pk"]).footage.prefetch_related("shots")
-
-    @extend_schema(request={"multipart/form-data": FootageUploadSerializer}, responses={
+    @extend_schema(methods=["GET"], responses=FootageSerializer(many=True))
+    @extend_schema(methods=["POST"], request={"multipart/form-data": FootageUploadSerializer}, responses={
         202: FootageSerializer, 400: OpenApiResponse(description="not video / bad zip"),
         413: OpenApiResponse(description="over COLORPROJ_MAX_UPLOAD_BYTES")})
-    def post(self, request, pk):
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
+    def footage(self, request, pk):
+        if request.method == "GET":
+            footage = get_project(request.user, pk).footage.prefetch_related("shots")
+            return Response(FootageSerializer(footage, many=True).data)
         project = get_project(request.user, pk, Cap.MANAGE_FOOTAGE)
         files = request.FILES  # parses the body through the size-limited upload handler
         if upload_too_large(request):
@@ -109,59 +111,55 @@ class FootageList(generics.ListAPIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         footage = actions.upload_footage(project, request.user, data["file"], name=data.get("name"),
-                                                 frame_rate=data.get("frame_rate"), split=data["split"])
+                                         frame_rate=data.get("frame_rate"), split=data["split"])
         return Response(FootageSerializer(footage).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(responses=ShotSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def shots(self, request, pk):
+        shots = get_project(request.user, pk).shots.select_related("footage")
+        return Response(ShotSerializer(shots, many=True).data)
 
-class FootageDetail(generics.RetrieveAPIView):
+
+class FootageViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = FootageSerializer
+    lookup_value_regex = r"\d+"
 
     def get_object(self):
-        return get_for_user(Footage.objects.all(), self.request.user, pk=self.kwargs["pk"])
+        cap = Cap.VIEW if self.request.method in SAFE_METHODS else Cap.MANAGE_FOOTAGE
+        return get_for_user(Footage.objects.all(), self.request.user, cap, pk=self.kwargs["pk"])
 
-
-class FootageSplit(APIView):
     @extend_schema(request=SplitSerializer, responses=ShotSerializer(many=True))
-    def post(self, request, pk):
-        footage = get_for_user(Footage.objects.all(), request.user, Cap.MANAGE_FOOTAGE, pk=pk)
+    @action(detail=True, methods=["post"])
+    def split(self, request, pk):
+        footage = self.get_object()
         form = SplitSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         shots = actions.split_footage(footage, request.user, form.validated_data.get("cuts"))
         return Response(ShotSerializer(shots, many=True).data)
 
 
-class ShotList(generics.ListAPIView):
+class ShotViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A shot, and its pictures: proxy frames, thumbnail, filmstrip (routed by file name in annotations.api)."""
+
     serializer_class = ShotSerializer
-
-    def get_queryset(self):
-        return get_project(self.request.user, self.kwargs["pk"]).shots.select_related("footage")
-
-
-class ShotDetail(generics.RetrieveAPIView):
-    serializer_class = ShotSerializer
+    lookup_value_regex = r"\d+"
 
     def get_object(self):
         return get_shot(self.request.user, self.kwargs["pk"])
 
-
-class ShotFrame(APIView):
-    """The proxy JPEG of one frame (gray luma, long side <= COLORPROJ_PROXY_LONG_SIDE)."""
-
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
-    def get(self, request, pk, frame):
-        shot = get_shot(request.user, pk)
+    def frame(self, request, pk, frame):
+        """The proxy JPEG of one frame (gray luma, long side <= COLORPROJ_PROXY_LONG_SIDE)."""
+        shot = self.get_object()
         if not 0 <= frame < shot.frame_count:
             raise Http404("no such frame")
         return jpeg(shot.footage.proxy_name(shot.footage_frame(frame)))
 
-
-class ShotThumbnail(APIView):
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
-    def get(self, request, pk):
-        return jpeg(get_shot(request.user, pk).thumbnail)
+    def thumbnail(self, request, pk):
+        return jpeg(self.get_object().thumbnail)
 
-
-class ShotFilmstrip(APIView):
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
-    def get(self, request, pk):
-        return jpeg(get_shot(request.user, pk).filmstrip)
+    def filmstrip(self, request, pk):
+        return jpeg(self.get_object().filmstrip)

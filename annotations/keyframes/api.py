@@ -3,9 +3,9 @@
 Objects are resolved through annotations.permissions; changes go through the actions."""
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotations.keyframes import actions
 from annotations.keyframes.actions import EDIT_ID
@@ -62,14 +62,16 @@ class HintOpsSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
-class KeyframeList(generics.ListAPIView):
-    serializer_class = KeyframeSerializer
+class ShotKeyframes:
+    """On the shots' ViewSet: shots/{pk}/keyframes/ (list; add one at a frame)."""
 
-    def get_queryset(self):
-        return get_shot(self.request.user, self.kwargs["pk"]).keyframes.select_related("head", "shot__footage")
-
-    @extend_schema(request=KeyframeCreateSerializer, responses={201: KeyframeSerializer})
-    def post(self, request, pk):
+    @extend_schema(methods=["GET"], responses=KeyframeSerializer(many=True))
+    @extend_schema(methods=["POST"], request=KeyframeCreateSerializer, responses={201: KeyframeSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def keyframes(self, request, pk):
+        if request.method == "GET":
+            keyframes = get_shot(request.user, pk).keyframes.select_related("head", "shot__footage")
+            return Response(KeyframeSerializer(keyframes, many=True).data)
         shot = get_shot(request.user, pk, Cap.EDIT_HINTS)
         form = KeyframeCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -77,8 +79,11 @@ class KeyframeList(generics.ListAPIView):
         return Response(KeyframeSerializer(keyframe).data, status=status.HTTP_201_CREATED)
 
 
-class KeyframeDetail(generics.RetrieveDestroyAPIView):
+class KeyframeViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """A keyframe, its hints (the whole set, or operations on it)."""
+
     serializer_class = KeyframeSerializer
+    lookup_value_regex = r"\d+"
 
     def get_object(self):
         cap = Cap.EDIT_HINTS if self.request.method == "DELETE" else Cap.VIEW
@@ -87,50 +92,48 @@ class KeyframeDetail(generics.RetrieveDestroyAPIView):
     def perform_destroy(self, instance):
         actions.delete_keyframe(instance, self.request.user)
 
-
-class KeyframeHints(APIView):
-    @extend_schema(responses=KeyframeSerializer)
-    def get(self, request, pk):
-        return Response(KeyframeSerializer(get_keyframe(request.user, pk)).data)
-
-    @extend_schema(request=HintsSaveSerializer, responses={200: KeyframeSerializer,
+    @extend_schema(methods=["GET"], responses=KeyframeSerializer)
+    @extend_schema(methods=["PUT"], request=HintsSaveSerializer, responses={200: KeyframeSerializer,
                    409: OpenApiResponse(description="base_revision is no longer the latest")})
-    def put(self, request, pk):
+    @action(detail=True, methods=["get", "put"])
+    def hints(self, request, pk):
+        if request.method == "GET":
+            return Response(KeyframeSerializer(get_keyframe(request.user, pk)).data)
         keyframe = get_keyframe(request.user, pk, Cap.EDIT_HINTS)
         form = HintsSaveSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         actions.save_hints(keyframe, request.user, data["hints"], base_revision=data.get("base_revision"),
-                                    message=data.get("message", ""))
+                           message=data.get("message", ""))
         return Response(KeyframeSerializer(get_keyframe(request.user, pk)).data)
 
-
-class KeyframeHintOps(APIView):
     @extend_schema(request=HintOpsSerializer, responses={200: KeyframeSerializer,
                    409: OpenApiResponse(description="an op addresses a hint deleted meanwhile")})
-    def post(self, request, pk):
+    @action(detail=True, methods=["post"], url_path="hints/ops", url_name="hint-ops")
+    def hint_ops(self, request, pk):
         keyframe = get_keyframe(request.user, pk, Cap.EDIT_HINTS)
         form = HintOpsSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         actions.apply_hint_ops(keyframe, request.user, data["ops"], base_revision=data.get("base_revision"),
-                                        message=data.get("message", ""), edit_id=data.get("edit_id", ""))
+                               message=data.get("message", ""), edit_id=data.get("edit_id", ""))
         return Response(KeyframeSerializer(get_keyframe(request.user, pk)).data)
 
 
-class RevisionList(generics.ListAPIView):
-    serializer_class = RevisionSummarySerializer
+class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A keyframe's hint revisions (keyframes/{keyframe_pk}/revisions/{number}/)."""
+
+    lookup_field = "number"
+    lookup_value_regex = r"\d+"
+
+    def get_serializer_class(self):
+        return RevisionSummarySerializer if self.action == "list" else RevisionSerializer
 
     def get_queryset(self):
-        return get_keyframe(self.request.user, self.kwargs["pk"]).revisions.select_related("author")
-
-
-class RevisionDetail(generics.RetrieveAPIView):
-    serializer_class = RevisionSerializer
+        return get_keyframe(self.request.user, self.kwargs["keyframe_pk"]).revisions.select_related("author")
 
     def get_object(self):
-        keyframe = get_keyframe(self.request.user, self.kwargs["pk"])
-        revision = HintRevision.objects.filter(keyframe=keyframe, number=self.kwargs["number"]).first()
+        revision = self.get_queryset().filter(number=self.kwargs["number"]).first()
         if revision is None:
             raise Http404("no such revision")
         return revision

@@ -47,7 +47,7 @@ def shot_page(request, pk):
             "width": shot.width, "height": shot.height, "timecodes": _timecodes(shot),
             "keyframes": keyframes, "canEdit": Cap.EDIT_HINTS in caps,
             "frameUrl": reverse("api:shot-frame", args=[shot.pk, 0]).replace("/0.jpg", "/{frame}.jpg"),
-            "keyframesApi": reverse("api:keyframe-list", args=[shot.pk]),
+            "keyframesApi": reverse("api:shot-keyframes", args=[shot.pk]),
             "suggestionsUrl": reverse("studio:suggested-keyframes", args=[shot.pk]),
             "previewUrl": reverse("studio:keyframe-preview", args=[0]).replace("/0/", "/{id}/"),
             "editorUrl": reverse("studio:keyframe", args=[0]).replace("/0/", "/{id}/"),

@@ -197,5 +197,5 @@ def reference_library(project: Project) -> list[dict]:
     return [{"id": r.pk, "name": r.name, "color": r.color, "source": r.get_source_kind_display(),
              "citation": r.citation, "url": r.url,
              "attachments": [{"id": a.pk, "name": a.name, "content_type": a.content_type,
-                              "url": reverse("api:attachment-file", args=[a.pk])} for a in r.attachments.all()]}
+                              "url": reverse("api:attachment-detail", args=[a.pk])} for a in r.attachments.all()]}
             for r in project.references.prefetch_related("attachments")]

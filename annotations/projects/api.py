@@ -6,9 +6,11 @@ from django.contrib.auth import get_user_model
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -59,7 +61,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, attachment) -> str:
-        return reverse("api:attachment-file", args=[attachment.pk])
+        return reverse("api:attachment-detail", args=[attachment.pk])
 
 
 class ColorReferenceSerializer(serializers.ModelSerializer):
@@ -87,125 +89,76 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProjectList(generics.ListCreateAPIView):
+class ProjectViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
+                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Your projects; a manager changes one (PATCH). projects/{pk}/references/: its color reference library."""
+
     serializer_class = ProjectSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self):
         return visible_projects(self.request.user).prefetch_related("memberships")
+
+    def get_object(self):
+        cap = Cap.VIEW if self.request.method in SAFE_METHODS else Cap.MANAGE_PROJECT
+        return get_project(self.request.user, self.kwargs["pk"], cap)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = actions.create_project(self.request.user, data["name"], data.get("description", ""))
 
-
-class ProjectDetail(generics.RetrieveUpdateAPIView):
-    serializer_class = ProjectSerializer
-    http_method_names = ["get", "patch", "head", "options"]
-
-    def get_object(self):
-        cap = Cap.VIEW if self.request.method in ("GET", "HEAD", "OPTIONS") else Cap.MANAGE_PROJECT
-        return get_project(self.request.user, self.kwargs["pk"], cap)
-
     def perform_update(self, serializer):
         serializer.instance = actions.update_project(serializer.instance, self.request.user, **serializer.validated_data)
 
+    @extend_schema(methods=["GET"], responses=ColorReferenceSerializer(many=True))
+    @extend_schema(methods=["POST"], request=ColorReferenceSerializer, responses={201: ColorReferenceSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="references", url_name="references")
+    def references(self, request, pk):
+        if request.method == "GET":
+            references = get_project(request.user, pk).references.prefetch_related("attachments")
+            return Response(ColorReferenceSerializer(references, many=True).data)
+        project = get_project(request.user, pk, Cap.MANAGE_REFERENCES)
+        form = ColorReferenceSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        reference = actions.create_reference(project, request.user, **form.validated_data)
+        return Response(ColorReferenceSerializer(reference).data, status=status.HTTP_201_CREATED)
 
-class MemberList(generics.ListCreateAPIView):
+
+class MemberViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """A project's members (projects/{project_pk}/members/); a manager adds, changes and removes them."""
+
     serializer_class = MembershipSerializer
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        project = get_project(self.request.user, self.kwargs["pk"])
-        return project.memberships.select_related("user")
+        return get_project(self.request.user, self.kwargs["project_pk"]).memberships.select_related("user")
 
-    def perform_create(self, serializer):
-        project = get_project(self.request.user, self.kwargs["pk"], Cap.MANAGE_MEMBERS)
-        data = serializer.validated_data
-        serializer.instance = actions.add_member(project, self.request.user, data["user"], data["role"])
-
-
-class MemberDetail(APIView):
-    def _membership(self, request, pk, member_pk, cap):
-        project = get_project(request.user, pk, cap)
-        membership = Membership.objects.filter(project=project, pk=member_pk).select_related("user").first()
+    def get_object(self):
+        project = get_project(self.request.user, self.kwargs["project_pk"], Cap.MANAGE_MEMBERS)
+        membership = Membership.objects.filter(project=project, pk=self.kwargs["pk"]).select_related("user").first()
         if membership is None:
             raise Http404("no such member")
         return membership
 
+    def perform_create(self, serializer):
+        project = get_project(self.request.user, self.kwargs["project_pk"], Cap.MANAGE_MEMBERS)
+        data = serializer.validated_data
+        serializer.instance = actions.add_member(project, self.request.user, data["user"], data["role"])
+
     @extend_schema(request=RoleSerializer, responses=MembershipSerializer)
-    def patch(self, request, pk, member_pk):
-        membership = self._membership(request, pk, member_pk, Cap.MANAGE_MEMBERS)
-        data = RoleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        membership = actions.change_role(membership, request.user, data.validated_data["role"])
+    def partial_update(self, request, project_pk, pk):
+        membership = self.get_object()
+        form = RoleSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        membership = actions.change_role(membership, request.user, form.validated_data["role"])
         return Response(MembershipSerializer(membership).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request, pk, member_pk):
-        actions.remove_member(self._membership(request, pk, member_pk, Cap.MANAGE_MEMBERS), request.user)
+    def destroy(self, request, project_pk, pk):
+        actions.remove_member(self.get_object(), request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-
-# --- Color references -------------------------------------------------------------------------
-
-class ReferenceList(generics.ListCreateAPIView):
-    serializer_class = ColorReferenceSerializer
-
-    def get_queryset(self):
-        return get_project(self.request.user, self.kwargs["pk"]).references.prefetch_related("attachments")
-
-    def perform_create(self, serializer):
-        project = get_project(self.request.user, self.kwargs["pk"], Cap.MANAGE_REFERENCES)
-        serializer.instance = actions.create_reference(project, self.request.user, **serializer.validated_data)
-
-
-class ReferenceDetail(generics.RetrieveUpdateDestroyAPIView):
-    serializer_class = ColorReferenceSerializer
-    http_method_names = ["get", "patch", "delete", "head", "options"]
-
-    def get_object(self):
-        cap = Cap.VIEW if self.request.method in ("GET", "HEAD", "OPTIONS") else Cap.MANAGE_REFERENCES
-        return get_for_user(ColorReference.objects.select_related("project"), self.request.user, cap, pk=self.kwargs["pk"])
-
-    def perform_update(self, serializer):
-        serializer.instance = actions.update_reference(serializer.instance, self.request.user,
-                                                                 **serializer.validated_data)
-
-    def perform_destroy(self, instance):
-        actions.delete_reference(instance, self.request.user)
-
-
-class ReferenceAttachments(APIView):
-    parser_classes = [MultiPartParser]
-
-    @extend_schema(request={"multipart/form-data": AttachmentUploadSerializer}, responses={201: AttachmentSerializer})
-    def post(self, request, pk):
-        reference = get_for_user(ColorReference.objects.select_related("project"), request.user,
-                                 Cap.MANAGE_REFERENCES, pk=pk)
-        if upload_too_large(request):
-            raise TooLarge("the upload is too large")
-        form = AttachmentUploadSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        attachment = actions.add_attachment(reference, request.user, form.validated_data["file"])
-        return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
-
-
-class AttachmentFile(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request, pk):
-        attachment = get_for_user(ReferenceAttachment.objects.all(), request.user,
-                                  project_field="reference__project", pk=pk)
-        return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type,
-                            as_attachment=False, filename=attachment.name)
-
-    @extend_schema(responses={204: None})
-    def delete(self, request, pk):
-        attachment = get_for_user(ReferenceAttachment.objects.select_related("reference__project"), request.user,
-                                  Cap.MANAGE_REFERENCES, project_field="reference__project", pk=pk)
-        actions.delete_attachment(attachment, request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --- Audit ------------------------------------------------------------------------------------
 
 class AuditPages(CursorPagination):
     """Newest first, 500 a page; `next` / `previous` carry the `cursor` to the neighbouring pages."""
@@ -214,15 +167,69 @@ class AuditPages(CursorPagination):
     ordering = "-id"
 
 
-class AuditList(generics.ListAPIView):
-    """The project's audit events, newest first, a page at a time (`?cursor=` from `next` pages back)."""
+class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A project's audit events (projects/{project_pk}/audit/), newest first, a page at a time
+    (`?cursor=` from `next` pages back)."""
 
     serializer_class = AuditEventSerializer
     pagination_class = AuditPages
 
     def get_queryset(self):
-        project = get_project(self.request.user, self.kwargs["pk"], Cap.VIEW_AUDIT)
+        project = get_project(self.request.user, self.kwargs["project_pk"], Cap.VIEW_AUDIT)
         return AuditEvent.objects.filter(project=project).select_related("actor")
+
+
+# --- Color references -------------------------------------------------------------------------
+
+class ReferenceViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin,
+                       viewsets.GenericViewSet):
+    serializer_class = ColorReferenceSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def get_object(self):
+        cap = Cap.VIEW if self.request.method in SAFE_METHODS else Cap.MANAGE_REFERENCES
+        return get_for_user(ColorReference.objects.select_related("project"), self.request.user, cap, pk=self.kwargs["pk"])
+
+    def perform_update(self, serializer):
+        serializer.instance = actions.update_reference(serializer.instance, self.request.user,
+                                                       **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        actions.delete_reference(instance, self.request.user)
+
+    @extend_schema(request={"multipart/form-data": AttachmentUploadSerializer}, responses={201: AttachmentSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def attachments(self, request, pk):
+        reference = self.get_object()
+        if upload_too_large(request):
+            raise TooLarge("the upload is too large")
+        form = AttachmentUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        attachment = actions.add_attachment(reference, request.user, form.validated_data["file"])
+        return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class AttachmentViewSet(viewsets.GenericViewSet):
+    """A reference's attachment: the file itself (GET), or gone (DELETE)."""
+
+    lookup_value_regex = r"\d+"
+
+    def get_object(self):
+        cap = Cap.VIEW if self.request.method in SAFE_METHODS else Cap.MANAGE_REFERENCES
+        return get_for_user(ReferenceAttachment.objects.select_related("reference__project"), self.request.user, cap,
+                            project_field="reference__project", pk=self.kwargs["pk"])
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def retrieve(self, request, pk):
+        attachment = self.get_object()
+        return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type,
+                            as_attachment=False, filename=attachment.name)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk):
+        actions.delete_attachment(self.get_object(), request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class Me(APIView):
@@ -231,4 +238,3 @@ class Me(APIView):
         user = request.user
         return Response({"id": user.pk, "username": user.username,
                          "projects": {str(m.project_id): m.role for m in user.memberships.all()}})
-

@@ -3,9 +3,9 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotations.render import actions
 from annotations.permissions import get_shot
@@ -72,46 +72,23 @@ def _detail(render_id: int) -> dict:
     return RenderSerializer(renders.get(pk=render_id)).data
 
 
-class ShotRenders(APIView):
-    @extend_schema(responses=RenderSerializer(many=True))
-    def get(self, request, pk):
-        shot = get_shot(request.user, pk)
-        renders = shot.renders.select_related("requested_by").prefetch_related("stretches", "deliverables")
-        return Response(RenderSerializer(renders, many=True).data)
+class ShotRenders:
+    """On the shots' ViewSet: shots/{pk}/renders/ (list; start one)."""
 
-    @extend_schema(request=StartSerializer, responses={
+    @extend_schema(methods=["GET"], responses=RenderSerializer(many=True))
+    @extend_schema(methods=["POST"], request=StartSerializer, responses={
         202: RenderSerializer, 409: OpenApiResponse(description="not every keyframe approved, or already rendering")})
-    def post(self, request, pk):
+    @action(detail=True, methods=["get", "post"])
+    def renders(self, request, pk):
+        if request.method == "GET":
+            renders = get_shot(request.user, pk).renders.select_related("requested_by") \
+                .prefetch_related("stretches", "deliverables")
+            return Response(RenderSerializer(renders, many=True).data)
         shot = get_shot(request.user, pk, Cap.RENDER)
         form = StartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         render = actions.start_render(shot, request.user, sequence_start=form.validated_data.get("sequence_start"))
         return Response(_detail(render.pk), status=status.HTTP_202_ACCEPTED)
-
-
-class RenderDetail(APIView):
-    """A render: status, live progress, why it failed, quality checks, stretches, deliverables."""
-
-    @extend_schema(responses=RenderSerializer)
-    def get(self, request, pk):
-        return Response(_detail(get_render(request.user, pk).pk))
-
-
-class RenderRetry(APIView):
-    @extend_schema(request=None, responses={202: RenderSerializer, 409: OpenApiResponse(description="not failed")})
-    def post(self, request, pk):
-        render = actions.retry_render(get_render(request.user, pk, Cap.RENDER), request.user)
-        return Response(_detail(render.pk), status=status.HTTP_202_ACCEPTED)
-
-
-class RenderRemoveFiles(APIView):
-    """Delete a finished or failed render's stored files to free space (its record and manifests stay)."""
-
-    @extend_schema(request=None, responses={200: RenderSerializer, 409: OpenApiResponse(description="still running")})
-    def post(self, request, pk):
-        render = get_render(request.user, pk, Cap.RENDER)
-        actions.remove_files(render, request.user)
-        return Response(_detail(render.pk))
 
 
 def _files_kept(render: Render) -> None:
@@ -120,11 +97,39 @@ def _files_kept(render: Render) -> None:
                    "to free space; render the shot again")
 
 
-class RenderPicture(APIView):
-    """The before/after contact sheet (`contact-sheet`) or the QC curves (`qc`) of a finished render."""
+class RenderViewSet(viewsets.GenericViewSet):
+    """A render: status, live progress, why it failed, quality checks, stretches, deliverables; retry,
+    cancel, remove its files; its pictures and deliverables (routed by file name in annotations.api)."""
+
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(responses=RenderSerializer)
+    def retrieve(self, request, pk):
+        return Response(_detail(get_render(request.user, pk).pk))
+
+    @extend_schema(request=None, responses={202: RenderSerializer, 409: OpenApiResponse(description="not failed")})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk):
+        render = actions.retry_render(get_render(request.user, pk, Cap.RENDER), request.user)
+        return Response(_detail(render.pk), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: RenderSerializer, 409: OpenApiResponse(description="not active")})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk):
+        render = actions.cancel_render(get_render(request.user, pk, Cap.RENDER), request.user)
+        return Response(_detail(render.pk))
+
+    @extend_schema(request=None, responses={200: RenderSerializer, 409: OpenApiResponse(description="still running")})
+    @action(detail=True, methods=["post"], url_path="remove-files", url_name="remove-files")
+    def remove_files(self, request, pk):
+        """Delete a finished or failed render's stored files to free space (its record and manifests stay)."""
+        render = get_render(request.user, pk, Cap.RENDER)
+        actions.remove_files(render, request.user)
+        return Response(_detail(render.pk))
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
-    def get(self, request, pk, picture):
+    def picture(self, request, pk, picture):
+        """The before/after contact sheet (`contact-sheet`) or the QC curves (`qc`) of a finished render."""
         render = get_render(request.user, pk)
         if picture not in pipeline.PICTURES or render.status != Render.Status.DONE:
             raise Http404("no such picture")
@@ -136,38 +141,25 @@ class RenderPicture(APIView):
         response["Cache-Control"] = "private, max-age=86400"
         return response
 
-
-class RenderCancel(APIView):
-    @extend_schema(request=None, responses={200: RenderSerializer, 409: OpenApiResponse(description="not active")})
-    def post(self, request, pk):
-        render = actions.cancel_render(get_render(request.user, pk, Cap.RENDER), request.user)
-        return Response(_detail(render.pk))
-
-
-def _deliverable(request, pk, kind) -> Deliverable:
-    render = get_render(request.user, pk, Cap.DOWNLOAD)
-    deliverable = render.deliverables.filter(kind=kind).first()
-    if deliverable is None:
-        raise Http404(f"no {kind} deliverable for this render" + ("" if render.status == "done" else " yet"))
-    return deliverable
-
-
-class DeliverableDownload(APIView):
-    """The file, streamed; resumable with `Range: bytes=...` (206 Partial Content)."""
+    def _deliverable(self, request, pk, kind) -> Deliverable:
+        render = get_render(request.user, pk, Cap.DOWNLOAD)
+        deliverable = render.deliverables.filter(kind=kind).first()
+        if deliverable is None:
+            raise Http404(f"no {kind} deliverable for this render" + ("" if render.status == "done" else " yet"))
+        return deliverable
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
                               (206, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request, pk, kind):
-        deliverable = _deliverable(request, pk, kind)
+    def deliverable(self, request, pk, kind):
+        """The file, streamed; resumable with `Range: bytes=...` (206 Partial Content)."""
+        deliverable = self._deliverable(request, pk, kind)
         _files_kept(deliverable.render)
         return file_download(request, deliverable.file, filename=deliverable.filename,
                              content_type=deliverable.content_type, etag=deliverable.sha256)
 
-
-class DeliverableManifest(APIView):
     @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
-    def get(self, request, pk, kind):
-        deliverable = _deliverable(request, pk, kind)
+    def manifest(self, request, pk, kind):
+        deliverable = self._deliverable(request, pk, kind)
         response = HttpResponse(deliverables.manifest_json(deliverable.manifest), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{deliverable.filename}.manifest.json"'
         return response

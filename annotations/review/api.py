@@ -3,19 +3,17 @@
 Roles are checked by the actions themselves as well as here: an API client gets the same
 404 (not a member) / 403 (role) / 409 (state) answers as the pages.
 """
-import django_filters
 from django.db.models import Q
-from django_filters.rest_framework import DjangoFilterBackend
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from annotations.review import actions
-from annotations.permissions import get_keyframe, get_shot
 from annotations.errors import Conflict
 from annotations.models import Notification, Review, ReviewComment
-from annotations.permissions import Cap
+from annotations.permissions import Cap, get_keyframe, get_shot
+from annotations.review import actions
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -76,22 +74,24 @@ def _state(keyframe, review=None) -> dict:
             "review": ReviewSerializer(review).data if review else None}
 
 
-class KeyframeSubmit(APIView):
+class KeyframeReview:
+    """On the keyframes' ViewSet: keyframes/{pk}/submit/, approve/, request-changes/, reviews/, comments/."""
+
     @extend_schema(request=SubmitSerializer,
                    responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(description="not a draft")})
-    def post(self, request, pk):
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk):
         keyframe = get_keyframe(request.user, pk, Cap.SUBMIT)
         form = SubmitSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         review = actions.submit(keyframe, request.user, form.validated_data.get("message", ""))
         return Response(_state(keyframe, review))
 
-
-class KeyframeApprove(APIView):
     @extend_schema(request=ApproveSerializer, responses={
         200: OpenApiTypes.OBJECT, 403: OpenApiResponse(description="not a reviewer, or approving one's own work"),
         409: OpenApiResponse(description="not submitted, hints changed, or colors not linked to references")})
-    def post(self, request, pk):
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk):
         keyframe = get_keyframe(request.user, pk, Cap.REVIEW)
         form = ApproveSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -100,10 +100,9 @@ class KeyframeApprove(APIView):
                                  comment=data.get("comment", ""), references=data.get("references", []))
         return Response(_state(keyframe, review))
 
-
-class KeyframeRequestChanges(APIView):
     @extend_schema(request=RequestChangesSerializer, responses={200: OpenApiTypes.OBJECT})
-    def post(self, request, pk):
+    @action(detail=True, methods=["post"], url_path="request-changes", url_name="request-changes")
+    def request_changes(self, request, pk):
         keyframe = get_keyframe(request.user, pk, Cap.REVIEW)
         form = RequestChangesSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -111,12 +110,10 @@ class KeyframeRequestChanges(APIView):
         review = actions.request_changes(keyframe, request.user, data["comment"], content_hash=data.get("content_hash"))
         return Response(_state(keyframe, review))
 
-
-class KeyframeReviews(APIView):
-    """The keyframe's review history, and whether its current approval counts."""
-
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, pk):
+    @action(detail=True, methods=["get"])
+    def reviews(self, request, pk):
+        """The keyframe's review history, and whether its current approval counts."""
         keyframe = get_keyframe(request.user, pk)
         approval = actions.current_approval(keyframe)
         cited, unlinked = actions.cited_references(keyframe, keyframe.head)
@@ -130,27 +127,26 @@ class KeyframeReviews(APIView):
             "history": ReviewSerializer(keyframe.reviews.select_related("actor", "revision"), many=True).data,
         })
 
-
-class KeyframeComments(APIView):
-    @extend_schema(responses=CommentSerializer(many=True))
-    def get(self, request, pk):
+    @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
+    @extend_schema(methods=["POST"], request=CommentSerializer, responses={201: CommentSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def comments(self, request, pk):
         keyframe = get_keyframe(request.user, pk)
-        comments = keyframe.review_comments.select_related("author", "revision")
-        return Response(CommentSerializer(comments, many=True).data)
-
-    @extend_schema(request=CommentSerializer, responses={201: CommentSerializer})
-    def post(self, request, pk):
-        keyframe = get_keyframe(request.user, pk)
+        if request.method == "GET":
+            comments = keyframe.review_comments.select_related("author", "revision")
+            return Response(CommentSerializer(comments, many=True).data)
         text, x, y = request.data.get("text"), request.data.get("x"), request.data.get("y")
         comment = actions.add_comment(keyframe, request.user, text if isinstance(text, str) else "", x, y)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
-class ShotReview(APIView):
-    """Where a shot's review stands: every keyframe's status, and whether it can be rendered."""
+class ShotReview:
+    """On the shots' ViewSet: shots/{pk}/review/, where the shot's review stands."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, pk):
+    @action(detail=True, methods=["get"])
+    def review(self, request, pk):
+        """Every keyframe's status, and whether the shot can be rendered."""
         shot = get_shot(request.user, pk)
         keyframes = []
         for keyframe in shot.keyframes.select_related("head"):
@@ -166,21 +162,20 @@ class ShotReview(APIView):
         return Response({"shot": shot.pk, "keyframes": keyframes, "renderable": blocked is None, "blocked": blocked})
 
 
-class NotificationFilter(django_filters.FilterSet):
-    # The REST framework's BooleanFilter: it takes 1/0 as well as true/false.
-    unread = django_filters.rest_framework.BooleanFilter(field_name="read_at", lookup_expr="isnull",
-                                                         help_text="1: only unread notifications; 0: only read ones")
+class NotificationFilter(filters.FilterSet):
+    unread = filters.BooleanFilter(field_name="read_at", lookup_expr="isnull",
+                                          help_text="1: only unread notifications; 0: only read ones")
 
     class Meta:
         model = Notification
         fields = ["unread"]
 
 
-class NotificationList(generics.ListAPIView):
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Your notifications, newest first (`?unread=1` for the unread ones only; at most 200)."""
 
     serializer_class = NotificationSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [filters.DjangoFilterBackend]
     filterset_class = NotificationFilter
 
     def get_queryset(self):
@@ -192,10 +187,9 @@ class NotificationList(generics.ListAPIView):
     def filter_queryset(self, queryset):
         return super().filter_queryset(queryset)[:200]
 
-
-class NotificationRead(APIView):
     @extend_schema(request=ReadSerializer, responses={200: OpenApiTypes.OBJECT})
-    def post(self, request):
+    @action(detail=False, methods=["post"])
+    def read(self, request):
         form = ReadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         changed = actions.mark_read(request.user, form.validated_data.get("ids"))

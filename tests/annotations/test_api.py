@@ -14,7 +14,7 @@ def test_upload_and_background_ingest(users, project, clips, client_for, backgro
     """Upload through the API; the ingest runs as a batch job (worker thread or Celery worker)."""
     client = client_for(users["producer"])
     with open(clips("two_scenes"), "rb") as handle:
-        response = client.post(reverse("api:footage-list", args=[project.pk]),
+        response = client.post(reverse("api:project-footage", args=[project.pk]),
                                {"file": handle, "name": "Reel 1", "split": "true"}, format="multipart")
     assert response.status_code == 202, response.content
     assert response.json()["status"] == "queued"
@@ -22,7 +22,7 @@ def test_upload_and_background_ingest(users, project, clips, client_for, backgro
     assert footage.status == "ready", footage.error
     data = client.get(reverse("api:footage-detail", args=[footage.pk])).json()
     assert data["progress"] == 1.0 and data["cuts"] == [8] and len(data["shots"]) == 2
-    shots = client.get(reverse("api:shot-list", args=[project.pk])).json()
+    shots = client.get(reverse("api:project-shots", args=[project.pk])).json()
     assert [(s["first_frame"], s["frame_count"], s["frame_rate"]) for s in shots] == [(0, 8, "24000/1001"),
                                                                                    (8, 8, "24000/1001")]
     assert shots[1]["start_timecode"] == "00:00:00:08" and shots[1]["status"] == "ready"
@@ -37,32 +37,32 @@ def test_upload_rejects_non_video_with_clear_message(users, project, client_for)
     client = client_for(users["producer"])
     fake = io.BytesIO(b"%PDF-1.4 not a film")
     fake.name = "reel.mov"
-    response = client.post(reverse("api:footage-list", args=[project.pk]), {"file": fake}, format="multipart")
+    response = client.post(reverse("api:project-footage", args=[project.pk]), {"file": fake}, format="multipart")
     assert response.status_code == 400
     assert "not a video file or an image-sequence zip" in response.json()["detail"]
     assert not Footage.objects.exists()
-    missing = client.post(reverse("api:footage-list", args=[project.pk]), {}, format="multipart")
+    missing = client.post(reverse("api:project-footage", args=[project.pk]), {}, format="multipart")
     assert missing.status_code == 400 and "no file" in missing.json()["detail"]
 
 
 def test_upload_over_the_limit_is_refused(users, project, clips, client_for):
     client = client_for(users["producer"])
     with override_settings(COLORPROJ_MAX_UPLOAD_BYTES=1000), open(clips("h264"), "rb") as handle:
-        response = client.post(reverse("api:footage-list", args=[project.pk]), {"file": handle}, format="multipart")
+        response = client.post(reverse("api:project-footage", args=[project.pk]), {"file": handle}, format="multipart")
     assert response.status_code == 413
     assert "larger than the limit of 1000 bytes" in response.json()["detail"]
     # A request whose declared length is already over the limit is refused without parsing it.
     big = io.BytesIO(b"\0" * 300_000)
     big.name = "big.mov"
     with override_settings(COLORPROJ_MAX_UPLOAD_BYTES=1000):
-        response = client.post(reverse("api:footage-list", args=[project.pk]), {"file": big}, format="multipart")
+        response = client.post(reverse("api:project-footage", args=[project.pk]), {"file": big}, format="multipart")
     assert response.status_code == 413
     assert not Footage.objects.exists()
 
 
 def test_keyframes_and_hints_over_the_api(users, shot, client_for):
     client = client_for(users["annotator"])
-    created = client.post(reverse("api:keyframe-list", args=[shot.pk]), {"frame": 4}, format="json")
+    created = client.post(reverse("api:shot-keyframes", args=[shot.pk]), {"frame": 4}, format="json")
     assert created.status_code == 201
     keyframe = created.json()
     assert keyframe["revision"] == 1 and keyframe["timecode"] == "00:00:00:04"
@@ -89,7 +89,7 @@ def test_keyframes_and_hints_over_the_api(users, shot, client_for):
 
 def test_color_references(users, project, keyframe, client_for):
     client = client_for(users["reviewer"])
-    url = reverse("api:reference-list", args=[project.pk])
+    url = reverse("api:project-references", args=[project.pk])
     bad = client.post(url, {"name": "Tunic", "color": "scarlet"}, format="json")
     assert bad.status_code == 400
     created = client.post(url, {"name": "Regiment tunic, 1914", "color": "#8A2A1E", "source_kind": "archive",

@@ -34,14 +34,14 @@ def reviewed_shot(project, users, client_for, background_jobs, clip):
     """Upload, ingest (background job), two keyframes annotated, submitted and approved, via the API."""
     producer, annotator, reviewer = (client_for(users[r]) for r in ("producer", "annotator", "reviewer"))
     with open(clip, "rb") as handle:
-        answer = producer.post(url("footage-list", project.pk), {"file": handle, "name": "Reel 7"}, format="multipart")
+        answer = producer.post(url("project-footage", project.pk), {"file": handle, "name": "Reel 7"}, format="multipart")
     assert answer.status_code == 202, answer.json()
     footage = background_jobs.wait_footage(Footage.objects.get(pk=answer.json()["id"]))
     assert footage.status == "ready", footage.error
     assert footage.has_audio and footage.start_timecode == CLIP_TIMECODE
     shot = footage.shots.get()
     for frame, color in ((1, "#b03020"), (8, "#a83828")):
-        keyframe = annotator.post(url("keyframe-list", shot.pk), {"frame": frame}, format="json").json()
+        keyframe = annotator.post(url("shot-keyframes", shot.pk), {"frame": frame}, format="json").json()
         saved = annotator.put(url("keyframe-hints", keyframe["id"]), {"hints": hints(color)}, format="json")
         assert saved.status_code == 200, saved.json()
         assert annotator.post(url("keyframe-submit", keyframe["id"]), {}, format="json").status_code == 200

@@ -23,7 +23,7 @@ def test_ingest_runs_on_the_celery_worker(users, project, clips, client_for, bac
 
     client = client_for(users["producer"])
     with open(clips("prores"), "rb") as handle:
-        response = client.post(reverse("api:footage-list", args=[project.pk]), {"file": handle}, format="multipart")
+        response = client.post(reverse("api:project-footage", args=[project.pk]), {"file": handle}, format="multipart")
     assert response.status_code == 202
     footage = background_jobs.wait_footage(Footage.objects.get(pk=response.json()["id"]))
     assert footage.status == "ready", footage.error
@@ -45,7 +45,7 @@ def test_failed_ingest_on_the_worker_leaves_no_shot(users, project, client_for, 
     buffer.seek(0)
     buffer.name = "scan.zip"
     client = client_for(users["producer"])
-    response = client.post(reverse("api:footage-list", args=[project.pk]), {"file": buffer}, format="multipart")
+    response = client.post(reverse("api:project-footage", args=[project.pk]), {"file": buffer}, format="multipart")
     assert response.status_code == 202
     footage = background_jobs.wait_footage(Footage.objects.get(pk=response.json()["id"]))
     assert footage.status == "failed" and "could not be decoded" in footage.error

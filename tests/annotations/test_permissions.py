@@ -24,12 +24,12 @@ def _requests(project, shot, keyframe):
     point = {"ops": [{"op": "add_point", "point": {"x": 1, "y": 1, "color": "#112233"}}]}
     return [
         ("view project", "get", reverse("api:project-detail", args=[project.pk]), None, ROLES),
-        ("list shots", "get", reverse("api:shot-list", args=[project.pk]), None, ROLES),
+        ("list shots", "get", reverse("api:project-shots", args=[project.pk]), None, ROLES),
         ("proxy frame", "get", reverse("api:shot-frame", args=[shot.pk, 3]), None, ROLES),
         ("revisions", "get", reverse("api:revision-list", args=[keyframe.pk]), None, ROLES),
         ("edit hints", "post", reverse("api:keyframe-hint-ops", args=[keyframe.pk]), point, ["annotator", "manager"]),
-        ("add keyframe", "post", reverse("api:keyframe-list", args=[shot.pk]), {"frame": 5}, ["annotator", "manager"]),
-        ("add reference", "post", reverse("api:reference-list", args=[project.pk]),
+        ("add keyframe", "post", reverse("api:shot-keyframes", args=[shot.pk]), {"frame": 5}, ["annotator", "manager"]),
+        ("add reference", "post", reverse("api:project-references", args=[project.pk]),
          {"name": "Tunic", "color": "#8a2a1e", "source_kind": "archive", "citation": "Regimental archive"},
          ["annotator", "reviewer", "manager"]),
         ("split footage", "post", reverse("api:footage-split", args=[shot.footage_id]), {"cuts": []},

@@ -24,7 +24,7 @@ def url(name, *args):
 
 def test_submit_and_approve_through_the_api(shot, users, client_for):
     annotator, reviewer = client_for(users["annotator"]), client_for(users["reviewer"])
-    created = annotator.post(url("keyframe-list", shot.pk), {"frame": 3}, format="json")
+    created = annotator.post(url("shot-keyframes", shot.pk), {"frame": 3}, format="json")
     assert created.status_code == 201
     pk = created.json()["id"]
     saved = annotator.put(url("keyframe-hints", pk), {"hints": hints()}, format="json")

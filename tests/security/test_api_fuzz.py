@@ -61,12 +61,14 @@ def _aim(case, ids: dict) -> None:
     for name, value in list(params.items()):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3:
             continue
-        if name == "pk":
+        if name == "pk" and "/members/" in case.operation.path:
+            params[name] = ids["member"]
+        elif name == "pk":
             kind = next((k for prefix, k in OBJECTS.items() if case.operation.path.startswith(prefix)), None)
             if kind:
                 params[name] = ids[kind]
-        elif name == "member_pk":
-            params[name] = ids["member"]
+        elif name in ("project_pk", "keyframe_pk"):  # the parent of a nested collection
+            params[name] = ids[name.removesuffix("_pk")]
 
 
 @pytest.mark.django_db

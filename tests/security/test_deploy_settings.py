@@ -162,7 +162,7 @@ def test_session_requests_need_the_csrf_token(project, users):
                                                "csrfmiddlewaretoken": token})
     assert response.status_code == 302
     # The API, with the session cookie: refused without the header, accepted with it.
-    url = reverse("api:reference-list", args=[project.pk])
+    url = reverse("api:project-references", args=[project.pk])
     body = {"name": "Cap badge", "color": "#aa9955", "source_kind": "archive", "citation": "box 4"}
     refused = browser.post(url, body, content_type="application/json")
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]

@@ -166,7 +166,7 @@ def _escaped() -> list[str]:
 def _send(client, project, name, data):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return client.post(reverse("api:footage-list", args=[project.pk]),
+    return client.post(reverse("api:project-footage", args=[project.pk]),
                        {"file": SimpleUploadedFile(name, data, content_type="application/octet-stream")},
                        format="multipart")
 
@@ -330,7 +330,7 @@ def test_attachments_are_served_as_what_they_are(project, users, client_for):
                                  citation="box 1")
     attachment = add_attachment(reference, users["manager"],
                                 SimpleUploadedFile("x.html", png_bytes(), content_type="text/html"))
-    response = client_for(users["reviewer"]).get(reverse("api:attachment-file", args=[attachment.pk]))
+    response = client_for(users["reviewer"]).get(reverse("api:attachment-detail", args=[attachment.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png" and response["X-Content-Type-Options"] == "nosniff"
     b"".join(response.streaming_content)

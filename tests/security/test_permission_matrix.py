@@ -56,17 +56,17 @@ api:member-list                GET     403  404       200       200      200    
 api:member-list                POST    403  404       403       403      403      201     404
 api:member-detail              PATCH   403  404       403       403      403      200     404
 api:member-detail              DELETE  403  404       403       403      403      204     404
-api:footage-list               GET     403  404       200       200      200      200     404
-api:footage-list               POST    403  404       403       403      202      202     404
+api:project-footage               GET     403  404       200       200      200      200     404
+api:project-footage               POST    403  404       403       403      202      202     404
 api:footage-detail             GET     403  404       200       200      200      200     404
 api:footage-split              POST    403  404       403       403      409      409     404
-api:shot-list                  GET     403  404       200       200      200      200     404
+api:project-shots                  GET     403  404       200       200      200      200     404
 api:shot-detail                GET     403  404       200       200      200      200     404
 api:shot-frame                 GET     403  404       200       200      200      200     404
 api:shot-thumbnail             GET     403  404       200       200      200      200     404
 api:shot-filmstrip             GET     403  404       200       200      200      200     404
-api:keyframe-list              GET     403  404       200       200      200      200     404
-api:keyframe-list              POST    403  404       201       403      403      201     404
+api:shot-keyframes              GET     403  404       200       200      200      200     404
+api:shot-keyframes              POST    403  404       201       403      403      201     404
 api:keyframe-detail            GET     403  404       200       200      200      200     404
 api:keyframe-detail            DELETE  403  404       204       403      403      204     404
 api:keyframe-hints             GET     403  404       200       200      200      200     404
@@ -74,14 +74,14 @@ api:keyframe-hints             PUT     403  404       200       403      403    
 api:keyframe-hint-ops          POST    403  404       200       403      403      200     404
 api:revision-list              GET     403  404       200       200      200      200     404
 api:revision-detail            GET     403  404       200       200      200      200     404
-api:reference-list             GET     403  404       200       200      200      200     404
-api:reference-list             POST    403  404       201       201      403      201     404
+api:project-references             GET     403  404       200       200      200      200     404
+api:project-references             POST    403  404       201       201      403      201     404
 api:reference-detail           GET     403  404       200       200      200      200     404
 api:reference-detail           PATCH   403  404       200       200      403      200     404
 api:reference-detail           DELETE  403  404       204       204      403      204     404
 api:reference-attachments      POST    403  404       201       201      403      201     404
-api:attachment-file            GET     403  404       200       200      200      200     404
-api:attachment-file            DELETE  403  404       204       204      403      204     404
+api:attachment-detail            GET     403  404       200       200      200      200     404
+api:attachment-detail            DELETE  403  404       204       204      403      204     404
 api:audit-list                 GET     403  404       403       200      200      200     404
 api:keyframe-submit            POST    403  404       200       403      403      200     404
 api:keyframe-approve           POST    403  404       403       200      403      403     404
@@ -134,27 +134,27 @@ KWARGS = {
     "studio:keyframe-preview": lambda i: {"pk": i["keyframe"]},
     "studio:rendered-frame": lambda i: {"pk": i["shot"], "frame": 0},
     "api:project-detail": lambda i: {"pk": i["project"]},
-    "api:member-list": lambda i: {"pk": i["project"]},
-    "api:member-detail": lambda i: {"pk": i["project"], "member_pk": i["member"]},
-    "api:footage-list": lambda i: {"pk": i["project"]},
-    "api:shot-list": lambda i: {"pk": i["project"]},
-    "api:reference-list": lambda i: {"pk": i["project"]},
-    "api:audit-list": lambda i: {"pk": i["project"]},
+    "api:member-list": lambda i: {"project_pk": i["project"]},
+    "api:member-detail": lambda i: {"project_pk": i["project"], "pk": i["member"]},
+    "api:project-footage": lambda i: {"pk": i["project"]},
+    "api:project-shots": lambda i: {"pk": i["project"]},
+    "api:project-references": lambda i: {"pk": i["project"]},
+    "api:audit-list": lambda i: {"project_pk": i["project"]},
     "api:footage-detail": lambda i: {"pk": i["footage"]},
     "api:footage-split": lambda i: {"pk": i["footage"]},
     "api:shot-detail": lambda i: {"pk": i["shot"]},
     "api:shot-frame": lambda i: {"pk": i["shot"], "frame": 0},
     "api:shot-thumbnail": lambda i: {"pk": i["shot"]},
     "api:shot-filmstrip": lambda i: {"pk": i["shot"]},
-    "api:keyframe-list": lambda i: {"pk": i["shot"]},
+    "api:shot-keyframes": lambda i: {"pk": i["shot"]},
     "api:keyframe-detail": lambda i: {"pk": i["draft_keyframe"]},
     "api:keyframe-hints": lambda i: {"pk": i["keyframe"]},
     "api:keyframe-hint-ops": lambda i: {"pk": i["keyframe"]},
-    "api:revision-list": lambda i: {"pk": i["keyframe"]},
-    "api:revision-detail": lambda i: {"pk": i["keyframe"], "number": 1},
+    "api:revision-list": lambda i: {"keyframe_pk": i["keyframe"]},
+    "api:revision-detail": lambda i: {"keyframe_pk": i["keyframe"], "number": 1},
     "api:reference-detail": lambda i: {"pk": i["spare_reference"]},
     "api:reference-attachments": lambda i: {"pk": i["reference"]},
-    "api:attachment-file": lambda i: {"pk": i["attachment"]},
+    "api:attachment-detail": lambda i: {"pk": i["attachment"]},
     "api:keyframe-submit": lambda i: {"pk": i["draft_keyframe"]},
     "api:keyframe-approve": lambda i: {"pk": i["keyframe"]},
     "api:keyframe-request-changes": lambda i: {"pk": i["keyframe"]},
@@ -187,13 +187,13 @@ BODIES = {
     ("api:project-detail", "PATCH"): lambda w: ("json", {"description": "changed"}),
     ("api:member-list", "POST"): lambda w: ("json", {"username": w.outsider.username, "role": "annotator"}),
     ("api:member-detail", "PATCH"): lambda w: ("json", {"role": "reviewer"}),
-    ("api:footage-list", "POST"): lambda w: ("multipart", {"file": _upload("clip.mp4", w.clip_bytes, "video/mp4")}),
+    ("api:project-footage", "POST"): lambda w: ("multipart", {"file": _upload("clip.mp4", w.clip_bytes, "video/mp4")}),
     ("api:footage-split", "POST"): lambda w: ("json", {}),
-    ("api:keyframe-list", "POST"): lambda w: ("json", {"frame": 4}),
+    ("api:shot-keyframes", "POST"): lambda w: ("json", {"frame": 4}),
     ("api:keyframe-hints", "PUT"): lambda w: ("json", {"hints": {"points": [], "strokes": []}}),
     ("api:keyframe-hint-ops", "POST"): lambda w: ("json", {"ops": [
         {"op": "add_point", "point": {"x": 3, "y": 3, "color": "#102030"}}]}),
-    ("api:reference-list", "POST"): lambda w: ("json", {"name": "Cap badge", "color": "#aa9955",
+    ("api:project-references", "POST"): lambda w: ("json", {"name": "Cap badge", "color": "#aa9955",
                                                         "source_kind": "archive", "citation": "box 4"}),
     ("api:reference-detail", "PATCH"): lambda w: ("json", {"notes": "checked again"}),
     ("api:reference-attachments", "POST"): lambda w: ("multipart", {"file": _upload("s.png", png_bytes(),
@@ -222,6 +222,9 @@ def _methods(pattern: URLPattern) -> list[str]:
     view = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
     if view is None:  # a function view: pages answer GET
         return ["GET"]
+    actions = getattr(pattern.callback, "actions", None)  # a ViewSet route: its method -> action map
+    if actions is not None:
+        return [m.upper() for m in actions if m in view.http_method_names and m not in ("options", "head")]
     return [m.upper() for m in view.http_method_names if hasattr(view, m) and m not in ("options", "head")]
 
 
@@ -322,7 +325,7 @@ def test_ids_of_another_project_inside_my_urls_and_bodies(matrix_world):
     world, mine, other = matrix_world, matrix_world.mine.ids, matrix_world.other.ids
     manager, reviewer = _client(world, "manager"), _client(world, "reviewer")
     # Another project's membership addressed under my project.
-    url = reverse("api:member-detail", kwargs={"pk": mine["project"], "member_pk": other["member"]})
+    url = reverse("api:member-detail", kwargs={"project_pk": mine["project"], "pk": other["member"]})
     assert manager.patch(url, {"role": "manager"}, format="json").status_code == 404
     assert manager.delete(url).status_code == 404
     assert Membership.objects.filter(pk=other["member"], role="annotator").exists()
