@@ -1,6 +1,6 @@
 """Rendering a shot from its approved keyframes, on background workers.
 
-    start (actions.render.start_render, in the request): freeze the approved revisions,
+    start (actions.start_render, in the request): freeze the approved revisions,
         plan the stretches, queue `prepare`
     prepare: colorize each approved keyframe at full resolution (keyframe engine)
     stretch i (one job each, in parallel): propagate frames [start, end) between consecutive
@@ -10,6 +10,8 @@
 Every job is idempotent: a job redelivered after its worker died redoes only what is not
 marked done, and the same revisions always give the same frames.
 
-Modules: engines (loaded once per process), pipeline (keyframes, stretches, master frames),
-qc (quality checks), deliverables (encoders and manifests), tasks (the thin jobs).
+Modules: actions (start, retry, cancel, remove files, and the steps the jobs run), tasks (the thin
+jobs), api (REST), pages (a rendered frame for the shot page's wipe), pipeline (keyframes,
+stretches, master frames), qc (quality checks), pictures (contact sheet, QC chart), deliverables
+(encoders and manifests), download (resumable file answers). The engines: annotations.engines.
 """

@@ -1,4 +1,4 @@
-// The hint model in the browser: the same operations as the server (annotations.actions.keyframes),
+// The hint model in the browser: the same operations as the server (annotations.keyframes.actions),
 // their inverses for undo, and hit testing. Hints are {points: [...], strokes: [...]} in source pixels.
 
 export const clone = (value) => JSON.parse(JSON.stringify(value));
