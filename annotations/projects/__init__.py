@@ -1,0 +1,1 @@
+"""Projects, their members and color reference library: actions, API, pages (home, project), the project events socket."""

@@ -1,0 +1,1 @@
+"""The historical-accuracy review: submit, approve, request changes, comments, notifications; API and review pages."""
