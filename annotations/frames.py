@@ -130,7 +130,8 @@ def write_shot_images(shot) -> None:
     base = f"{shot.footage.derived_dir}/shots/{shot.pk}"
     middle = read_proxy(shot, shot.frame_count // 2)
     thumb_w, thumb_h = proxy_size(middle.shape[1], middle.shape[0], settings.COLORPROJ_THUMB_LONG_SIDE)
-    shot.thumbnail = storage.put(f"{base}/thumbnail.jpg", encode_jpeg(cv2.resize(middle, (thumb_w, thumb_h), interpolation=cv2.INTER_AREA)))
+    thumbnail = cv2.resize(middle, (thumb_w, thumb_h), interpolation=cv2.INTER_AREA)
+    shot.thumbnail = storage.put(f"{base}/thumbnail.jpg", encode_jpeg(thumbnail))
     tiles = min(settings.COLORPROJ_FILMSTRIP_TILES, shot.frame_count)
     indices = sorted({round(i * (shot.frame_count - 1) / max(tiles - 1, 1)) for i in range(tiles)})
     tile_h = 54

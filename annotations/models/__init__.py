@@ -1,4 +1,5 @@
-"""The studio's domain, one module per area. Rows change only through the actions of each stage (annotations.<stage>.actions)."""
+"""The studio's domain, one module per area. Rows change only through the actions of each stage
+(annotations.<stage>.actions)."""
 from annotations.models.audit import AuditEvent
 from annotations.models.footage import Footage, Shot
 from annotations.models.keyframes import HintRevision, Keyframe

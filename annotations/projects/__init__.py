@@ -1,1 +1,2 @@
-"""Projects, their members and color reference library: actions, API, pages (home, project), the project events socket."""
+"""Projects, their members and color reference library: actions, API, pages (home, project), the
+project events socket."""

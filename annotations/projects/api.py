@@ -189,7 +189,8 @@ class ReferenceViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixin
 
     def get_object(self):
         cap = Cap.VIEW if self.request.method in SAFE_METHODS else Cap.MANAGE_REFERENCES
-        return get_for_user(ColorReference.objects.select_related("project"), self.request.user, cap, pk=self.kwargs["pk"])
+        return get_for_user(ColorReference.objects.select_related("project"), self.request.user, cap,
+                            pk=self.kwargs["pk"])
 
     def perform_update(self, serializer):
         serializer.instance = actions.update_reference(serializer.instance, self.request.user,

@@ -1,7 +1,7 @@
 """Project pages: the user's projects with their shots, one project's overview, and its studio page
 (footage, shots, members, color references)."""
-from django.contrib.auth.decorators import login_required
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.shortcuts import render
 
