@@ -29,8 +29,8 @@ from annotations.audit import record
 from annotations.errors import Conflict, Invalid
 from annotations.keyframes import previews
 from annotations.models import ColorReference, HintRevision, Keyframe, Shot
-from annotations.permissions import Cap
 from annotations.models.keyframes import EMPTY_HINTS, content_hash
+from annotations.permissions import Cap
 from inference.hints import HintError, parse_hints
 
 MAX_OPS = 500

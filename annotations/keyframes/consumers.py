@@ -32,12 +32,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
 from annotations import events
-from annotations.keyframes import actions as keyframe_actions
 from annotations.errors import ActionError, Conflict, NotAllowed
-from annotations.models import HintRevision, Keyframe
-from annotations.permissions import Cap, capabilities, get_keyframe
+from annotations.keyframes import actions as keyframe_actions
 from annotations.keyframes import previews
 from annotations.keyframes.state import preview_state
+from annotations.models import HintRevision, Keyframe
+from annotations.permissions import Cap, capabilities, get_keyframe
 from colorproj.jobs import TRANSIENT_ERRORS
 
 log = logging.getLogger("annotations.studio")

@@ -12,9 +12,9 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotations import frames
+from annotations.keyframes.state import preview_state
 from annotations.models import Shot
 from annotations.permissions import Cap, capabilities, get_keyframe, get_shot
-from annotations.keyframes.state import preview_state
 from annotations.projects import actions as project_actions
 from inference.color import to_uint8
 from inference.media import frames_to_timecode, timecode_to_frames

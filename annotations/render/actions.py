@@ -16,14 +16,13 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from annotations import events, permissions, storage
-from annotations.review import actions as review
+from annotations import engines, events, permissions, storage
 from annotations.audit import record
 from annotations.errors import Conflict, Invalid
 from annotations.models import Deliverable, Render, RenderStretch, Shot
 from annotations.permissions import Cap
-from annotations import engines
 from annotations.render import deliverables, pipeline
+from annotations.review import actions as review
 from colorproj.jobs import TRANSIENT_ERRORS, enqueue
 
 log = logging.getLogger("annotations.render")

@@ -7,12 +7,10 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from annotations.render import actions
-from annotations.permissions import get_shot
 from annotations.errors import Gone
 from annotations.models import Deliverable, Render, RenderStretch
-from annotations.permissions import Cap, get_for_user
-from annotations.render import deliverables, pipeline
+from annotations.permissions import Cap, get_for_user, get_shot
+from annotations.render import actions, deliverables, pipeline
 from annotations.render.download import file_download
 
 

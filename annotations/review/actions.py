@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from annotations import events, permissions
 from annotations.audit import record
-from annotations.keyframes.actions import lock_keyframe
 from annotations.errors import Conflict, Invalid, NotAllowed
+from annotations.keyframes.actions import lock_keyframe
 from annotations.models import (ColorReference, HintRevision, Keyframe, Notification, Review,
                                 ReviewComment, Role, Shot)
 from annotations.permissions import Cap

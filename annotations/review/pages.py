@@ -16,9 +16,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from annotations import engines, frames, storage
-from annotations.review import actions as review_actions
 from annotations.models import Keyframe, Notification
 from annotations.permissions import Cap, capabilities, get_keyframe, get_shot
+from annotations.review import actions as review_actions
 
 PREVIEW_LONG_SIDE = 960
 THUMB_LONG_SIDE = 320
