@@ -43,6 +43,9 @@ from colorproj.jobs import TRANSIENT_ERRORS
 log = logging.getLogger("annotations.studio")
 
 MAX_MESSAGE_BYTES = 512 * 1024
+# Source pixels a cursor may be off the frame: a larger number (JSON allows 10**300) would be
+# refused by the Redis channel layer's encoding, after the message was accepted.
+MAX_CURSOR = 1_000_000
 PEER_COLORS = ("#4fc3f7", "#f06292", "#aed581", "#ffb74d", "#ba68c8", "#4db6ac", "#e57373", "#fff176")
 
 
@@ -266,8 +269,8 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
     async def on_cursor(self, content, request):
         """Share my cursor with the other editors (not stored)."""
         x, y = content.get("x"), content.get("y")
-        if x is not None and not (_number(x) and _number(y)):
-            await self.error("cursor 'x' and 'y' must be numbers (or null)", request)
+        if x is not None and not (_number(x) and _number(y) and abs(x) <= MAX_CURSOR and abs(y) <= MAX_CURSOR):
+            await self.error(f"cursor 'x' and 'y' must be numbers of at most {MAX_CURSOR} pixels (or null)", request)
             return
         await self.channel_layer.group_send(self.group, {
             "type": "studio.cursor", "peer": self.peer["id"], "x": x, "y": y,

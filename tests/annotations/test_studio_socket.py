@@ -164,6 +164,7 @@ async def test_role_is_checked_on_every_edit(keyframe, users, background_jobs):
     ('{"type": "edit", "ops": [{"op": "add_point", "point": {"x": 1, "y": 1, "color": "red"}}]}', "bad color"),
     ('{"type": "suggest", "x": "left", "y": 3}', "inside the frame"),
     ('{"type": "cursor", "x": "a", "y": 1}', "numbers"),
+    ('{"type": "cursor", "x": 1%s, "y": 1}' % ("0" * 300), "numbers"),  # 10**300: valid JSON, no cursor
     ('{"type": "revert", "revision": "first"}', "revision number"),
     ('{"type": "revert", "revision": 99}', "does not exist"),
 ])
