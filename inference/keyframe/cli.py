@@ -3,6 +3,7 @@
     colorproj colorize --input PATH --output PATH [--hints PATH] [--method cnn|levin] [--device cpu|cuda]
     colorproj train keyframe ...
     colorproj evaluate keyframe --images DIR [--size 256] [--hints 0,1,2,5,10,20,50,100]
+    colorproj evaluate effort --images DIR [--target 30] [--step 5] [--cap 100]
     colorproj benchmark keyframe
 """
 from __future__ import annotations
@@ -53,6 +54,20 @@ def register(commands, groups):
     p.add_argument("--plot", type=Path, default=Path("keyframe-evaluation.png"))
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.set_defaults(func=_evaluate)
+
+    p = groups["evaluate"].add_parser("effort", help="color points a simulated annotator needs to reach a PSNR")
+    p.add_argument("--images", type=Path, required=True, help="folder of color images")
+    p.add_argument("--target", type=float, default=30.0, help="PSNR to reach (dB)")
+    p.add_argument("--step", type=int, default=5, help="points added each round")
+    p.add_argument("--cap", type=int, default=100, help="most points an annotator adds")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--split", choices=("val", "all"), default="val",
+                   help="val: only the held-out validation file names; all: every image in the folder")
+    p.add_argument("--limit", type=int, default=0, help="at most this many images (0: all)")
+    p.add_argument("--methods", default="cnn,levin")
+    p.add_argument("--plot", type=Path, default=Path("keyframe-effort.png"))
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.set_defaults(func=_effort)
 
     p = groups["benchmark"].add_parser("keyframe", help="preview and full-resolution timings")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -176,6 +191,17 @@ def _evaluate(args) -> int:
         return 2
     return evaluate(args.images, args.size, counts, args.split, args.limit,
                     [m.strip() for m in args.methods.split(",")], args.plot, args.device)
+
+
+def _effort(args) -> int:
+    from inference.keyframe.effort import evaluate_effort
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods or set(methods) - {"cnn", "levin"}:
+        _fail(f"--methods: expected cnn and/or levin, got {args.methods!r}")
+        return 2
+    return evaluate_effort(args.images, args.target, args.step, args.cap, args.size, args.split, args.limit,
+                           methods, args.plot, args.device)
 
 
 def _benchmark(args) -> int:
