@@ -40,9 +40,9 @@ from inference.solve import Affinity
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "keyframe.pt"
 NET_SIDE = 256
 METHODS = ("cnn", "levin")
-PULL = 0.01  # the solve's pull toward its target, relative to one neighbourhood's affinities
+PULL = 0.03  # the solve's pull toward its target, relative to one neighbourhood's affinities
 # Confidence of the points' regression against the network (tuned on training-split photos):
-DENSITY_HALF = 1e-3  # the points' kernel density at which the two weigh equally, at typical entropy
+DENSITY_HALF = 1e-4  # the points' kernel density at which the two weigh equally, at typical entropy
 TYPICAL_ENTROPY = 0.65  # the network's usual normalized entropy on photos
 ENTROPY_GAIN = 10.0  # a surer network (lower entropy) needs denser points to be overruled
 
