@@ -81,31 +81,40 @@ class Affinity:
         """
         h, w = self.shape
         n = h * w
-        t = target.reshape(n, 2).astype(np.float32)
-        data = (lam * np.clip(confidence.reshape(n), 0, None) * self.degree).astype(np.float32)[:, None]
-        x = (t if guess is None else guess.reshape(n, 2)).astype(np.float32).copy()
+        # Channels first (2, N): the sparse products and the reductions run on contiguous rows.
+        t = np.ascontiguousarray(target.reshape(n, 2).T, dtype=np.float32)
+        x = t.copy() if guess is None else np.ascontiguousarray(guess.reshape(n, 2).T, dtype=np.float32)
+        data = (lam * np.clip(confidence.reshape(n), 0, None) * self.degree).astype(np.float32)
         barrier = self.barrier.reshape(n)
         fixed = np.zeros(n, bool) if fixed_mask is None else (fixed_mask.reshape(n) > 0) & ~barrier
-        x[fixed] = fixed_ab.reshape(n, 2)[fixed]
-        free = (~fixed & ~barrier).astype(np.float32)[:, None]  # stroke pixels are filled afterwards
-        inv_diag = free / (self.degree[:, None] + data)
-        r = (data * t - self.laplacian @ x - data * x) * free
+        x[:, fixed] = fixed_ab.reshape(n, 2)[fixed].T
+        free = (~fixed & ~barrier).astype(np.float32)  # stroke pixels are filled afterwards
+        inv_diag = free / (self.degree + data)
+
+        def apply(v):  # (L + diag(data)) v on the free pixels
+            out = np.stack([self.laplacian @ v[0], self.laplacian @ v[1]])
+            out += data * v
+            out *= free
+            return out
+
+        r = (data * t - apply(x))
         z = r * inv_diag
         p = z.copy()
-        rz = (r * z).sum(0)
+        rz = np.einsum("cn,cn->c", r, z)
         self.iterations = 0
         for self.iterations in range(max_iter):
-            if np.sqrt((z * z).mean()) <= tol:
+            if np.sqrt(np.einsum("cn,cn->", z, z) / z.size) <= tol:
                 break
-            Ap = (self.laplacian @ p + data * p) * free
-            alpha = rz / np.maximum((p * Ap).sum(0), 1e-30)
+            Ap = apply(p)
+            alpha = (rz / np.maximum(np.einsum("cn,cn->c", p, Ap), 1e-30))[:, None]
             x += alpha * p
             r -= alpha * Ap
-            z = r * inv_diag
-            rz_new = (r * z).sum(0)
-            p = z + (rz_new / np.maximum(rz, 1e-30)) * p
+            np.multiply(r, inv_diag, out=z)
+            rz_new = np.einsum("cn,cn->c", r, z)
+            p *= (rz_new / np.maximum(rz, 1e-30))[:, None]
+            p += z
             rz = rz_new
-        x = x.reshape(h, w, 2)
+        x = x.T.reshape(h, w, 2)
         if self.barrier.any():
             x = _fill_strokes(x, self.barrier)
         return x
