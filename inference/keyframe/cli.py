@@ -43,7 +43,7 @@ def register(commands, groups):
                    help="without a checkpoint in --run-dir, start from these weights (e.g. the shipped ones)")
     p.set_defaults(func=_train)
 
-    p = groups["evaluate"].add_parser("keyframe", help="PSNR / CIEDE2000 / hint fidelity of the CNN and Levin")
+    p = groups["evaluate"].add_parser("keyframe", help="PSNR / CIEDE2000 / hint fidelity of the engine and Levin")
     p.add_argument("--images", type=Path, required=True, help="folder of color images")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--hints", default="0,1,2,5,10,20,50,100", help="comma-separated hint counts")

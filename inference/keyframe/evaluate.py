@@ -109,7 +109,7 @@ def _plot(table, methods, counts, path: Path, n_images: int, size: int):
 
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [max(n, 0.5) for n in counts]  # 0 hints drawn at 0.5 on the log axis
-    for m, label in (("cnn", "keyframe CNN"), ("levin", "Levin et al. 2004")):
+    for m, label in (("cnn", "keyframe engine"), ("levin", "Levin et al. 2004")):
         if m in methods:
             ax.plot(xs, [table[(m, n)][0] for n in counts], marker="o", label=label)
     ax.set_xscale("log")
