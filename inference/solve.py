@@ -87,7 +87,8 @@ class Affinity:
         data = (lam * np.clip(confidence.reshape(n), 0, None) * self.degree).astype(np.float32)
         barrier = self.barrier.reshape(n)
         fixed = np.zeros(n, bool) if fixed_mask is None else (fixed_mask.reshape(n) > 0) & ~barrier
-        x[:, fixed] = fixed_ab.reshape(n, 2)[fixed].T
+        if fixed.any():
+            x[:, fixed] = fixed_ab.reshape(n, 2)[fixed].T
         free = (~fixed & ~barrier).astype(np.float32)  # stroke pixels are filled afterwards
         inv_diag = free / (self.degree + data)
 
