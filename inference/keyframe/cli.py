@@ -72,6 +72,8 @@ def register(commands, groups):
     p = groups["benchmark"].add_parser("keyframe", help="preview and full-resolution timings")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads (0: torch's default); 1 is faster on a CPU that other jobs share")
     p.set_defaults(func=_benchmark)
 
 
@@ -207,4 +209,4 @@ def _effort(args) -> int:
 def _benchmark(args) -> int:
     from inference.keyframe.benchmark import benchmark
 
-    return benchmark(args.device, args.repeats)
+    return benchmark(args.device, args.repeats, args.threads)
