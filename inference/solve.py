@@ -13,19 +13,19 @@ stroke pixels take their neighbours' mean without passing anything across.
 
 The quadratic is solved by preconditioned conjugate gradients (Jacobi preconditioner,
 both chroma channels at once, fixed pixels projected out), warm-started from a guess,
-typically the target. The affinity matrix depends on the luma alone: `Affinity` holds it
-so a live preview re-solves after a hint edit without rebuilding them.
+typically the target. The affinities depend on the luma and strokes alone: `Affinity`
+holds them, so a live preview re-solves after a hint edit without rebuilding them.
 
     aff = Affinity(luma, boundary)                      # luma HxW float in [0, 1]
     ab = aff.solve(target, confidence, fixed_ab, fixed_mask, lam=0.01)
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import scipy.sparse as sp
 
-from inference.levin import _OFFSETS, _affinities
-
+from inference.levin import OFFSETS, affinities
 
 # The four edge directions of the 3x3 neighbourhood; each edge is stored once.
 _EDGES = ((0, 1), (1, 0), (1, 1), (1, -1))
@@ -48,7 +48,7 @@ class Affinity:
 
     def __init__(self, luma: np.ndarray, boundary: np.ndarray | None = None):
         h, w = self.shape = luma.shape
-        weights, _ = _affinities(luma)
+        weights, _ = affinities(luma)
         self.barrier = np.zeros(self.shape, bool) if boundary is None else boundary > 0
         open_ = ~self.barrier
         index = np.arange(h * w, dtype=np.int32).reshape(h, w)
@@ -57,7 +57,7 @@ class Affinity:
         for dy, dx in _EDGES:
             p, q = _ends(self.shape, dy, dx)
             # Levin's weights use each centre's own variance: average the two directions.
-            wpq = 0.5 * (weights[_OFFSETS.index((dy, dx))][p] + weights[_OFFSETS.index((-dy, -dx))][q])
+            wpq = 0.5 * (weights[OFFSETS.index((dy, dx))][p] + weights[OFFSETS.index((-dy, -dx))][q])
             # Nothing couples to a stroke pixel, so nothing crosses a stroke.
             wpq = wpq * (open_[p] & open_[q])
             degree[p] += wpq
@@ -98,11 +98,11 @@ class Affinity:
             out *= free
             return out
 
-        r = (data * t - apply(x))
+        r = data * t - apply(x)
         z = r * inv_diag
         p = z.copy()
         rz = np.einsum("cn,cn->c", r, z)
-        self.iterations = 0
+        self.iterations = 0  # of the last solve: diagnostics
         for self.iterations in range(max_iter):
             if np.sqrt(np.einsum("cn,cn->", z, z) / z.size) <= tol:
                 break
@@ -123,8 +123,6 @@ class Affinity:
 
 def _fill_strokes(ab: np.ndarray, barrier: np.ndarray, rounds: int = 3) -> np.ndarray:
     """Stroke pixels take the mean of their open 3x3 neighbours (a few rounds for wide strokes)."""
-    import cv2
-
     known = (~barrier).astype(np.float32)
     ab = ab * known[..., None]
     for _ in range(rounds):
