@@ -145,7 +145,8 @@ class KeyframeColorizer:
         feature space, the two weighed by a computed confidence, then the edge-aware solve."""
         planes = luma_n, hint_n, mask_n, boundary_n = self._net_planes(luma, hints, side)
         inputs = self._tensors(planes)
-        feats = self._backbone(inputs[0])
+        with self._lock, torch.no_grad():
+            feats = self._backbone(inputs[0])
         net, entropy = self._network(inputs, feats)
         regions = None
         if boundary_n.any():
