@@ -20,6 +20,7 @@ import numpy as np
 from inference import color
 from inference.hints import ColorPoint, Hints
 from inference.keyframe import data
+from inference.keyframe.evaluate import evaluation_images
 from inference.metrics import psnr
 
 LABELS = {"cnn": "keyframe engine", "levin": "Levin et al. 2004"}
@@ -75,17 +76,12 @@ def evaluate_effort(folder: Path, target: float, step: int, cap: int, size: int,
                     methods: list[str], plot: Path, device: str = "cpu") -> int:
     from inference.keyframe import KeyframeColorizer
 
-    if not folder.is_dir():
-        print(f"colorproj: error: {folder}: not a folder", file=sys.stderr)
-        return 2
-    if step < 1 or cap < 0:
-        print("colorproj: error: --step must be at least 1 and --cap at least 0", file=sys.stderr)
-        return 2
-    paths = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in data.IMAGE_EXTS
-             and (split == "all" or data.is_validation(p.name))]
-    paths = paths[:limit] if limit else paths
-    if not paths:
-        print(f"colorproj: error: {folder}: no evaluation images", file=sys.stderr)
+    try:
+        if step < 1 or cap < 0:
+            raise ValueError("--step must be at least 1 and --cap at least 0")
+        paths = evaluation_images(folder, split, limit)
+    except ValueError as exc:
+        print(f"colorproj: error: {exc}", file=sys.stderr)
         return 2
     engine = KeyframeColorizer.load(device=device) if "cnn" in methods else KeyframeColorizer.levin_only()
     curves = {m: [] for m in methods}
