@@ -13,16 +13,18 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-_OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]  # the 3x3 neighbours
 
 
-def _affinities(luma: np.ndarray):
-    """(8, H, W) normalized weights toward each neighbour and the in-image mask."""
+def affinities(luma: np.ndarray):
+    """Levin's luma affinities: HxW luma in [0, 1] -> ((8, H, W) float64 weights from each pixel
+    toward its neighbour at OFFSETS[k], each pixel's Gaussian sigma from its 3x3 window's variance
+    as in the authors' code, not yet normalized; (8, H, W) bool mask of in-image neighbours)."""
     h, w = luma.shape
     pad = np.pad(luma.astype(np.float64), 1, mode="edge")
-    neigh = np.stack([pad[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _OFFSETS])
+    neigh = np.stack([pad[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in OFFSETS])
     inside = np.stack([np.pad(np.ones((h, w), bool), 1)[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-                       for dy, dx in _OFFSETS])
+                       for dy, dx in OFFSETS])
     window = np.concatenate([neigh, luma[None].astype(np.float64)])
     window_inside = np.concatenate([inside, np.ones((1, h, w), bool)])
     count = window_inside.sum(0)
@@ -48,12 +50,12 @@ def colorize_ab(luma: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray, boundar
     out = np.zeros((n, 2), np.float64)
     if not known.any():
         return out.reshape(h, w, 2).astype(np.float32)
-    weights, inside = _affinities(luma)
+    weights, inside = affinities(luma)
     barrier = np.zeros((h, w), bool) if boundary is None else boundary > 0
     if barrier.any():
         # Nothing flows through a stroke; stroke pixels still take their neighbours' average.
         pad = np.pad(barrier, 1)
-        to_barrier = np.stack([pad[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _OFFSETS])
+        to_barrier = np.stack([pad[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in OFFSETS])
         weights = np.where(to_barrier & ~barrier[None], 0.0, weights)
         weights = np.where(barrier[None], inside.astype(np.float64), weights)
         # Regions (between strokes) with no hint stay neutral.
@@ -67,7 +69,7 @@ def colorize_ab(luma: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray, boundar
 
     index = np.arange(n).reshape(h, w)
     rows, cols, vals = [index.reshape(-1)], [index.reshape(-1)], [np.ones(n)]
-    for k, (dy, dx) in enumerate(_OFFSETS):
+    for k, (dy, dx) in enumerate(OFFSETS):
         ys, xs = np.nonzero(inside[k])
         r = index[ys, xs]
         free = ~known[r]

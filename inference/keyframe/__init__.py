@@ -1,6 +1,7 @@
 """The keyframe engine: user-guided colorization of one frame from color points and
-boundary strokes (a CNN refining an edge-aware propagation; Levin et al. 2004 as the
-classical method)."""
+boundary strokes (the network's automatic colors and the points regressed in feature
+space, mixed by confidence and solved edge-aware; Levin et al. 2004 as the classical
+method)."""
 from inference.keyframe.engine import KeyframeColorizer
 
 __all__ = ["KeyframeColorizer"]

@@ -2,7 +2,7 @@
 
 Preview: a 512-px keyframe at long side 512, both for a keyframe seen for the first
 time ("new frame") and for a hint edit on the same keyframe ("hint edit", the live
-preview's case: backbone features are reused). Full resolution: 1920x1080 and
+preview's case: backbone features and the solve's affinities are reused). Full resolution: 1920x1080 and
 3840x2160 output from the default working size.
 """
 from __future__ import annotations
@@ -41,10 +41,13 @@ def _time(fn, repeats: int) -> float:
     return 1000 * float(np.median(times))
 
 
-def benchmark(device: str = "cpu", repeats: int = 5) -> int:
+def benchmark(device: str = "cpu", repeats: int = 5, threads: int = 0) -> int:
     import torch
 
     from inference.keyframe import KeyframeColorizer
+
+    if threads:
+        torch.set_num_threads(threads)
 
     engine = KeyframeColorizer.load(device=device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)

@@ -1,5 +1,6 @@
 """Quantized a/b color space of Zhang et al. 2016: grid-10 bins, soft encoding,
-class rebalancing and annealed-mean decoding.
+and class rebalancing. (The engine decodes no colors from the bins: their annealed mean,
+T = 0.38 to 1, measured 0.6 to 0.9 dB below the network's regression output at 0 and 1 points.)
 
 The bins are derived from the sRGB gamut here instead of being downloaded: a
 grid-10 bin is kept when some sRGB color lies within one bin width of its centre
@@ -60,10 +61,3 @@ def rebalance_weights(counts: np.ndarray, lam: float = 0.5, sigma: float = 5.0) 
     weights = 1.0 / ((1 - lam) * smooth + lam / len(centres))
     weights /= (smooth * weights).sum()
     return weights.astype(np.float32)
-
-
-def annealed_mean(logits: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
-    """(B, Q, H, W) logits -> (B, 2, H, W) a/b in Lab units (Zhang 2016, T = 0.38)."""
-    centres = torch.from_numpy(ab_bins()).to(logits)
-    p = torch.softmax(logits / temperature, dim=1)
-    return torch.einsum("bqhw,qc->bchw", p, centres)

@@ -4,11 +4,20 @@
     rgb = engine.colorize(image, hints, method="cnn", long_side=512)
     engine.suggest(image, hints, x, y, k=5)                  # [('#rrggbb', p), ...]
 
-Resolutions: hints and strokes are rasterized at the working size (long side
-`long_side`); the network itself always sees the keyframe at a long side of 256, the
-size it was trained at, and its correction of the edge-aware propagation is brought to
-the working size with luma-guided upsampling; the result goes to the source size the
-same way, hinted pixels are set exactly, and the source luma is kept exactly.
+Method "cnn", at the network's size (long side 256, the size it was trained at):
+1. the network's colors (a learned correction of an edge-aware propagation of the hints)
+   and the entropy of its a/b-bin distribution;
+2. the color points regressed in deep-feature space (`regress`: Nadaraya-Watson over the
+   network's frozen backbone features, position and luma), with their kernel density;
+3. the two mixed per pixel by a computed confidence (`confidence`: dense points in feature
+   space win, a sure network needs denser points to be overruled);
+4. an edge-aware global solve (`inference.solve`: Levin's affinities, weakly pulled toward
+   that mix, hinted pixels fixed, boundary strokes cutting the affinities), by conjugate
+   gradients warm-started from the mix.
+The answer is brought to the working size (long side `long_side`, where hints and strokes
+are rasterized) and then to the source size with luma-guided upsampling; hinted pixels are
+set exactly and the source luma is kept exactly. Backbone features and the solve's
+affinities depend on the frame alone and are reused while only the hints change (previews).
 """
 from __future__ import annotations
 
@@ -25,11 +34,28 @@ from inference.hints import Hints
 from inference.keyframe import raster
 from inference.keyframe.bins import ab_bins
 from inference.keyframe.model import KeyframeNet
-from inference.keyframe.propagate import propagate
+from inference.keyframe.regress import Points, regress
+from inference.solve import Affinity
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "keyframe.pt"
 NET_SIDE = 256
 METHODS = ("cnn", "levin")
+PULL = 0.03  # the solve's pull toward its target, relative to one neighbourhood's affinities
+# Confidence of the points' regression against the network (tuned on training-split photos):
+DENSITY_HALF = 1e-4  # the points' kernel density at which the two weigh equally, at typical entropy
+TYPICAL_ENTROPY = 0.65  # the network's usual normalized entropy on photos
+ENTROPY_GAIN = 10.0  # a surer network (lower entropy) needs denser points to be overruled
+
+
+def confidence(density: np.ndarray, entropy: np.ndarray) -> np.ndarray:
+    """HxW weight in [0, 1] of the points' regression against the network's own colors.
+
+    density: HxW kernel density of the points in feature space (`regress`), entropy: HxW
+    entropy of the network's a/b-bin distribution divided by log(bins), in [0, 1]. The weight
+    is density / (density + half), half growing as the network grows sure of its colors.
+    """
+    half = DENSITY_HALF * np.exp(ENTROPY_GAIN * (TYPICAL_ENTROPY - entropy))
+    return (density / (density + half)).astype(np.float32)
 
 
 class KeyframeColorizer:
@@ -39,6 +65,7 @@ class KeyframeColorizer:
         self.meta = meta or {}
         self._lock = threading.Lock()
         self._features = (None, None)  # (luma digest, backbone features): previews reuse them
+        self._affinities = (None, None)  # (luma and strokes digest, Affinity)
 
     @classmethod
     def load(cls, device: str = "cpu", weights: Path | str = WEIGHTS) -> "KeyframeColorizer":
@@ -81,10 +108,9 @@ class KeyframeColorizer:
         h, w = luma.shape
         if not (0 <= x <= w - 1 and 0 <= y <= h - 1):
             raise ValueError(f"({x:g}, {y:g}) is outside the {w}x{h} image")
-        inputs, size = self._net_inputs(luma, hints or Hints(), min(long_side, NET_SIDE))
+        inputs = self._tensors(self._net_planes(luma, hints or Hints(), min(long_side, NET_SIDE)))
         with self._lock, torch.no_grad():
             _, _, logits = self.model(*inputs, with_logits=True, feats=self._backbone(inputs[0]))
-        lh, lw = logits.shape[-2:]
         # Sample the logits at the point (bilinear, align_corners=False convention).
         grid = torch.tensor([[[[2 * (x + 0.5) / w - 1, 2 * (y + 0.5) / h - 1]]]], dtype=logits.dtype,
                             device=logits.device)
@@ -107,44 +133,80 @@ class KeyframeColorizer:
         wh, ww = color.working_size(h, w, min(long_side, max(h, w)))
         luma_w = cv2.resize(luma, (ww, wh), interpolation=cv2.INTER_AREA)
         hint_w, mask_w = raster.point_planes(hints, (h, w), (wh, ww))
-        boundary_w = raster.boundary_plane(hints, (h, w), (wh, ww))
         if method == "levin":
-            return levin.colorize_ab(luma_w, hint_w, mask_w, boundary_w)
-        out = self._network_ab(luma, luma_w, hints, hint_w, mask_w, boundary_w, long_side)
-        if boundary_w.any():
-            # A region that strokes close off and that holds no hint of its own is colored as
-            # if the hints beyond its strokes did not exist: a hint never crosses a stroke.
-            _, labels = cv2.connectedComponents((boundary_w == 0).astype(np.uint8), connectivity=4)
-            orphan = (labels > 0) & ~np.isin(labels, np.unique(labels[mask_w > 0]))
-            if orphan.any() and mask_w.any():
-                free = self._network_ab(luma, luma_w, Hints((), hints.strokes), np.zeros_like(hint_w),
-                                        np.zeros_like(mask_w), boundary_w, long_side)
-                out = np.where(orphan[..., None], free, out)
-        return out
+            return levin.colorize_ab(luma_w, hint_w, mask_w, raster.boundary_plane(hints, (h, w), (wh, ww)))
+        ab = self._engine_ab(luma, hints, min(long_side, NET_SIDE))
+        if ab.shape[:2] != (wh, ww):
+            ab = color.guided_upsample(luma_w, ab)
+        return np.where(mask_w[..., None] > 0, hint_w, ab).astype(np.float32)
 
-    def _network_ab(self, luma, luma_w, hints, hint_w, mask_w, boundary_w, long_side):
-        wh, ww = luma_w.shape
-        inputs, (nh, nw) = self._net_inputs(luma, hints, min(long_side, NET_SIDE))
+    def _engine_ab(self, luma: np.ndarray, hints: Hints, side: int) -> np.ndarray:
+        """The engine at the network's size: the network's colors, the points regressed in
+        feature space, the two weighed by a computed confidence, then the edge-aware solve."""
+        planes = luma_n, hint_n, mask_n, boundary_n = self._net_planes(luma, hints, side)
+        inputs = self._tensors(planes)
         with self._lock, torch.no_grad():
-            ab, prop, _ = self.model(*inputs, feats=self._backbone(inputs[0]))
-        correction = (ab - prop)[0].permute(1, 2, 0).cpu().numpy()
-        if (nh, nw) == (wh, ww):
-            out = ab[0].permute(1, 2, 0).cpu().numpy()
-        else:
-            t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(self.device)[None]
-            prop_w, _ = propagate(t(luma_w)[:, None], t(hint_w).permute(0, 3, 1, 2), t(mask_w)[:, None],
-                                  t(boundary_w)[:, None])
-            out = prop_w[0].permute(1, 2, 0).cpu().numpy() + color.guided_upsample(luma_w, correction)
-        return np.where(mask_w[..., None] > 0, hint_w, out).astype(np.float32)
+            feats = self._backbone(inputs[0])
+        net, entropy = self._network(inputs, feats)
+        regions = None
+        if boundary_n.any():
+            _, regions = cv2.connectedComponents((boundary_n == 0).astype(np.uint8), connectivity=4)
+            # A region that strokes close off and that holds no point of its own is colored as
+            # if the points beyond its strokes did not exist: a point never crosses a stroke.
+            orphan = (regions > 0) & ~np.isin(regions, np.unique(regions[mask_n > 0]))
+            if orphan.any() and mask_n.any():
+                free = (inputs[0], torch.zeros_like(inputs[1]), torch.zeros_like(inputs[2]), inputs[3])
+                free_net, free_entropy = self._network(free, feats)
+                net = np.where(orphan[..., None], free_net, net)
+                entropy = np.where(orphan, free_entropy, entropy)
+        points = self._points(hints, luma.shape, luma_n.shape)
+        if not len(points):
+            return net
+        reg, density = regress(feats, luma_n, points, regions)
+        trust = confidence(density, entropy)[..., None]
+        target = trust * reg + (1 - trust) * net
+        return self._affinity(luma_n, boundary_n).solve(target, np.ones_like(luma_n), hint_n, mask_n, lam=PULL,
+                                                        guess=target)
 
-    def _net_inputs(self, luma: np.ndarray, hints: Hints, side: int):
+    def _network(self, inputs, feats):
+        """(a/b HxWx2, normalized entropy HxW of the a/b-bin distribution) at the inputs' size."""
+        with self._lock, torch.no_grad():
+            ab, _, logits = self.model(*inputs, with_logits=True, feats=feats)
+            log_p = torch.log_softmax(logits.float(), 1)
+            entropy = -(log_p.exp() * log_p).sum(1, keepdim=True) / np.log(logits.shape[1])
+            entropy = torch.nn.functional.interpolate(entropy, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+        return ab[0].permute(1, 2, 0).cpu().numpy(), entropy[0, 0].cpu().numpy()
+
+    @staticmethod
+    def _points(hints: Hints, source_hw, size_hw) -> Points:
+        (src_h, src_w), (h, w) = source_hw, size_hw
+        xy = np.array([[(p.x + 0.5) * w / src_w - 0.5, (p.y + 0.5) * h / src_h - 0.5] for p in hints.points],
+                      np.float32).reshape(-1, 2)
+        ab = np.array([raster.hint_ab(p.color) for p in hints.points], np.float32).reshape(-1, 2)
+        return Points(xy, ab)
+
+    def _affinity(self, luma: np.ndarray, boundary: np.ndarray) -> Affinity:
+        """The solve's affinities depend on the luma and strokes alone: a hint edit reuses them."""
+        digest = hashlib.blake2b(luma.tobytes() + boundary.tobytes(), digest_size=16).digest()
+        key, affinity = self._affinities
+        if key != digest:
+            affinity = Affinity(luma, boundary)
+            self._affinities = (digest, affinity)
+        return affinity
+
+    @staticmethod
+    def _net_planes(luma: np.ndarray, hints: Hints, side: int):
+        """(luma HxW, hint a/b HxWx2, mask HxW, boundary HxW) float32 at the network's size."""
         h, w = luma.shape
         nh, nw = color.working_size(h, w, side)
-        luma_n = cv2.resize(luma, (nw, nh), interpolation=cv2.INTER_AREA)
+        luma_n = cv2.resize(luma, (nw, nh), interpolation=cv2.INTER_AREA).astype(np.float32)
         hint_n, mask_n = raster.point_planes(hints, (h, w), (nh, nw))
-        boundary_n = raster.boundary_plane(hints, (h, w), (nh, nw))
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)[None]
-        return (t(luma_n)[:, None], t(hint_n).permute(0, 3, 1, 2), t(mask_n)[:, None], t(boundary_n)[:, None]), (nh, nw)
+        return luma_n, hint_n, mask_n, raster.boundary_plane(hints, (h, w), (nh, nw))
+
+    def _tensors(self, planes):
+        """The network's (1,C,H,W) inputs from HxW / HxWxC planes."""
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)
+        return tuple((t(a)[None, None] if a.ndim == 2 else t(a).permute(2, 0, 1)[None]) for a in planes)
 
     def _backbone(self, luma_t: torch.Tensor):
         """Backbone features depend on the luma alone: the live preview edits hints on one keyframe."""

@@ -48,19 +48,27 @@ def hint_error(out: np.ndarray, hints: Hints) -> list[float]:
     return np.linalg.norm(ab - hint_ab, axis=-1)[mask > 0].tolist()
 
 
+def evaluation_images(folder: Path, split: str, limit: int) -> list[Path]:
+    """Sorted images of `folder` (validation file names only unless split is "all"), at most
+    `limit` (0: all). Raises ValueError when the folder is missing or holds none."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder")
+    paths = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in data.IMAGE_EXTS
+             and (split == "all" or data.is_validation(p.name))]
+    paths = paths[:limit] if limit else paths
+    if not paths:
+        raise ValueError(f"{folder}: no evaluation images")
+    return paths
+
+
 def evaluate(folder: Path, size: int, counts: list[int], split: str, limit: int, methods: list[str],
              plot: Path, device: str = "cpu") -> int:
     from inference.keyframe import KeyframeColorizer
 
-    if not folder.is_dir():
-        print(f"colorproj: error: {folder}: not a folder", file=sys.stderr)
-        return 2
-    paths = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in data.IMAGE_EXTS
-             and (split == "all" or data.is_validation(p.name))]
-    if limit:
-        paths = paths[:limit]
-    if not paths:
-        print(f"colorproj: error: {folder}: no evaluation images", file=sys.stderr)
+    try:
+        paths = evaluation_images(folder, split, limit)
+    except ValueError as exc:
+        print(f"colorproj: error: {exc}", file=sys.stderr)
         return 2
     engine = KeyframeColorizer.load(device=device) if "cnn" in methods else KeyframeColorizer.levin_only()
     stats = {(m, n): {"psnr": [], "de": [], "hint": [], "cf": [], "cf_gt": [], "s": []} for m in methods for n in counts}
@@ -109,7 +117,7 @@ def _plot(table, methods, counts, path: Path, n_images: int, size: int):
 
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [max(n, 0.5) for n in counts]  # 0 hints drawn at 0.5 on the log axis
-    for m, label in (("cnn", "keyframe CNN"), ("levin", "Levin et al. 2004")):
+    for m, label in (("cnn", "keyframe engine"), ("levin", "Levin et al. 2004")):
         if m in methods:
             ax.plot(xs, [table[(m, n)][0] for n in counts], marker="o", label=label)
     ax.set_xscale("log")

@@ -1,0 +1,132 @@
+"""Annotation effort: how many color points a simulated annotator needs to reach a target PSNR.
+
+The annotator of the seed paper's user study, simulated (Zhang et al. 2017, "less effort
+than earlier methods"): starting from no points, each round it looks at the current result,
+finds the `step` places where it is most wrong (largest 5x5 mean RGB error, at least a
+patch apart, not already hinted) and puts a 5x5 color point there with the ground truth's
+5x5 patch-mean color, until the image reaches the target PSNR or the cap on points. Each
+method is driven by its own errors. Images are resized and centre-cropped to size x size
+as in `evaluate keyframe`.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inference import color
+from inference.hints import ColorPoint, Hints
+from inference.keyframe import data
+from inference.keyframe.evaluate import evaluation_images
+from inference.metrics import psnr
+
+LABELS = {"cnn": "keyframe engine", "levin": "Levin et al. 2004"}
+
+
+def worst_points(out: np.ndarray, truth: np.ndarray, taken: np.ndarray, count: int, radius: int = 2):
+    """The `count` 5x5 patches (centres (y, x)) where `out` is furthest from `truth`, each at
+    least a patch away from the others and from the `taken` mask (HxW bool, updated)."""
+    h, w = truth.shape[:2]
+    err = ((out.astype(np.float32) - truth.astype(np.float32)) ** 2).sum(-1)
+    err = cv2.blur(err, (2 * radius + 1,) * 2)
+    err[:radius], err[h - radius:], err[:, :radius], err[:, w - radius:] = -1, -1, -1, -1
+    gap = 2 * (2 * radius + 1) - 1  # centres this far apart leave a patch's width between patches
+    blocked = cv2.dilate(taken.astype(np.uint8), np.ones((2 * gap - 1,) * 2, np.uint8)) > 0
+    err[blocked] = -1
+    centres = []
+    for _ in range(count):
+        y, x = np.unravel_index(int(np.argmax(err)), err.shape)
+        if err[y, x] < 0:
+            break
+        centres.append((int(y), int(x)))
+        err[max(0, y - gap + 1): y + gap, max(0, x - gap + 1): x + gap] = -1
+        taken[y - radius: y + radius + 1, x - radius: x + radius + 1] = True
+    return centres
+
+
+def annotate(engine, method: str, rgb: np.ndarray, target: float, step: int, cap: int, size: int):
+    """Rounds of the simulated annotator on one image -> [(points, PSNR dB), ...]."""
+    gray = color.to_uint8(color.to_luma(rgb))
+    taken = np.zeros(rgb.shape[:2], bool)
+    points: list[ColorPoint] = []
+    curve = []
+    while True:
+        out = engine.colorize(gray, Hints(tuple(points)), method=method, long_side=size)
+        score = psnr(out, rgb)
+        curve.append((len(points), score))
+        if score >= target or len(points) >= cap:
+            return curve
+        centres = worst_points(out, rgb, taken, min(step, cap - len(points)))
+        if not centres:
+            return curve
+        for y, x in centres:
+            mean = rgb[y - 2: y + 3, x - 2: x + 3].reshape(-1, 3).mean(0).round().astype(int)
+            points.append(ColorPoint(float(x), float(y), tuple(int(v) for v in mean), 2, f"p{len(points)}"))
+
+
+def points_to_reach(curve, target: float) -> float:
+    """Points at the first round at or above the target; inf when never reached."""
+    return next((float(n) for n, score in curve if score >= target), float("inf"))
+
+
+def evaluate_effort(folder: Path, target: float, step: int, cap: int, size: int, split: str, limit: int,
+                    methods: list[str], plot: Path, device: str = "cpu") -> int:
+    from inference.keyframe import KeyframeColorizer
+
+    try:
+        if step < 1 or cap < 0:
+            raise ValueError("--step must be at least 1 and --cap at least 0")
+        paths = evaluation_images(folder, split, limit)
+    except ValueError as exc:
+        print(f"colorproj: error: {exc}", file=sys.stderr)
+        return 2
+    engine = KeyframeColorizer.load(device=device) if "cnn" in methods else KeyframeColorizer.levin_only()
+    curves = {m: [] for m in methods}
+    started = time.time()
+    for i, path in enumerate(paths):
+        rgb = data.square(data.read_rgb(path), size)
+        for m in methods:
+            curves[m].append(annotate(engine, m, rgb, target, step, cap, size))
+        print(f"\rannotated {i + 1}/{len(paths)} images ({time.time() - started:.0f} s)", end="", file=sys.stderr,
+              flush=True)
+    print(file=sys.stderr)
+    print(f"{len(paths)} images from {folder} ({split} split), {size}x{size}; {step} points (5x5) a round "
+          f"where the result is most wrong, until {target:g} dB or {cap} points")
+    print(f"{'method':<20}{'median points':>15}{'reached':>10}")
+    for m in methods:
+        needed = [points_to_reach(c, target) for c in curves[m]]
+        median = float(np.median(needed))
+        shown = f">{cap}" if np.isinf(median) else f"{median:g}"
+        print(f"{LABELS[m]:<20}{shown:>15}{sum(np.isfinite(needed)):>6}/{len(needed)}")
+    _plot(curves, target, step, cap, plot, len(paths), size)
+    print(f"plot: {plot}")
+    return 0
+
+
+def _plot(curves, target, step, cap, path: Path, n_images: int, size: int):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = np.arange(0, cap + 1, step)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for m, image_curves in curves.items():
+        # An image that stopped at the target keeps its last PSNR for the larger counts.
+        table = np.array([[next(s for n, s in reversed(c) if n <= k) for k in counts] for c in image_curves])
+        left.plot(counts, np.median(table, 0), marker=".", label=LABELS[m])
+        reached = [np.mean([points_to_reach(c, target) <= k for c in image_curves]) * 100 for k in counts]
+        right.step(counts, reached, where="post", label=LABELS[m])
+    left.axhline(target, color="gray", lw=0.8, ls="--")
+    left.set_xlabel("color points (5x5)"), left.set_ylabel("median PSNR (dB, RGB)")
+    left.set_title(f"simulated annotator, {n_images} images, {size}x{size}")
+    right.set_xlabel("color points (5x5)"), right.set_ylabel(f"images at {target:g} dB or more (%)")
+    right.set_ylim(0, 100)
+    for ax in (left, right):
+        ax.grid(alpha=0.3), ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

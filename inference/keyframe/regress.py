@@ -1,0 +1,86 @@
+"""Hint colors regressed in deep-feature space (the engine's starting answer).
+
+Every pixel takes a softmax-weighted mean of the color points' a/b (Nadaraya-Watson
+kernel regression, as in KNN matting, Chen et al. 2013). A point's kernel at a pixel is
+the product of three similarities:
+- semantic: cosine similarity of the frozen EfficientNet-Lite0 features at strides 8, 16
+  and 32 (each unit-normalised at its own resolution, upsampled and averaged), with a
+  temperature;
+- position: a Gaussian of the distance, sigma a fraction of the long side;
+- luma: a Gaussian of the luma difference.
+The kernel is 1 at a pixel identical to the point in all three, so the unnormalized sum
+(`density`) says how well the points cover a pixel; the engine turns it into a confidence.
+Points beyond a boundary stroke (in another region the strokes close off) do not count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+TEMPERATURE = 0.1
+SIGMA_POSITION = 0.25  # fraction of the long side
+SIGMA_LUMA = 0.1
+
+
+@dataclass
+class Points:
+    """K color points at the working size: centres (K, 2) as (x, y) pixels, a/b (K, 2)."""
+    xy: np.ndarray
+    ab: np.ndarray
+
+    def __len__(self):
+        return len(self.xy)
+
+
+def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None = None,
+            temperature: float = TEMPERATURE, sigma_position: float = SIGMA_POSITION,
+            sigma_luma: float = SIGMA_LUMA):
+    """feats: backbone features, each (1, C, h, w) torch; luma HxW float in [0, 1] at the
+    working size; regions: optional HxW int labels of the areas strokes close off.
+
+    Returns (ab HxWx2 float32 in Lab units, density HxW float32 >= 0). With no points,
+    a/b is 0 and the density 0.
+    """
+    h, w = luma.shape
+    k = len(points)
+    if k == 0:
+        return np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32)
+    xy = torch.from_numpy(points.xy.astype(np.float32))
+    # Sample positions in grid_sample's convention (align_corners=False).
+    grid = torch.stack([2 * (xy[:, 0] + 0.5) / w - 1, 2 * (xy[:, 1] + 0.5) / h - 1], -1)[None, None]
+    sim = torch.zeros(k, h, w)
+    with torch.no_grad():
+        for f in feats:
+            f = F.normalize(f.float().cpu(), dim=1)
+            at = F.normalize(F.grid_sample(f, grid, mode="bilinear", align_corners=False)[0, :, 0], dim=0)  # (C, K)
+            s = torch.einsum("ck,chw->khw", at, f[0])
+            sim += F.interpolate(s[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+    sim /= len(feats)
+    logits = (sim - 1.0) / temperature
+    side = max(h, w)
+    ys, xs = torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32)
+    dx2 = ((xs[None, :] - xy[:, :1]) / side) ** 2  # (K, W)
+    dy2 = ((ys[None, :] - xy[:, 1:]) / side) ** 2  # (K, H)
+    logits -= (dy2[:, :, None] + dx2[:, None, :]) / (2 * sigma_position ** 2)
+    smooth = cv2.blur(luma.astype(np.float32), (3, 3))
+    cols = np.clip(np.round(points.xy[:, 0]).astype(int), 0, w - 1)
+    rows = np.clip(np.round(points.xy[:, 1]).astype(int), 0, h - 1)
+    luma_t = torch.from_numpy(luma.astype(np.float32))
+    point_luma = torch.from_numpy(smooth[rows, cols])
+    logits -= (luma_t[None] - point_luma[:, None, None]) ** 2 / (2 * sigma_luma ** 2)
+    if regions is not None:
+        same = torch.from_numpy(regions[None] == regions[rows, cols][:, None, None])
+        logits = torch.where(same, logits, torch.full_like(logits, -torch.inf))
+    top = logits.amax(0)
+    finite = torch.isfinite(top)
+    weights = torch.exp(logits - torch.where(finite, top, 0.0)[None])
+    total = weights.sum(0)
+    ab = torch.einsum("khw,kc->hwc", weights, torch.from_numpy(points.ab.astype(np.float32)))
+    ab = ab / total.clamp_min(1e-12)[..., None]
+    density = torch.where(finite, total * torch.exp(top), 0.0)
+    ab = torch.where(finite[..., None], ab, 0.0)
+    return ab.numpy().astype(np.float32), density.numpy().astype(np.float32)
