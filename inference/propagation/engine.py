@@ -10,9 +10,11 @@ import torch
 
 from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
 
-from .features import Candidate, absent, detail_sources, flow_blend, keyframe_chain, network_input, previous_candidate
+from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, keyframe_chain, network_input,
+                       previous_candidate)
 from .flow import MotionEstimator, consistency, warp
 from .network import AB_SCALE, FusionNet
+from .solve import edge_aware_solve
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "propagation.pt"
 WORK_LONG_SIDE = 320  # working resolution's long side: flow and network run there
@@ -69,20 +71,24 @@ def stretches(count: int, keyframe_indices) -> list[tuple[int, int]]:
 class ShotPropagator:
     """Colors a shot from its keyframes; holds the network, loaded once."""
 
-    def __init__(self, model: FusionNet | None, device: str = "cpu", long_side: int = WORK_LONG_SIDE):
+    def __init__(self, model: FusionNet | None, device: str = "cpu", long_side: int = WORK_LONG_SIDE,
+                 refine: bool = True):
         self.model = model
         self.device = torch.device(device)
         self.long_side = long_side
         self.method = "flow" if model is None else "cnn"
+        # refine=False: the fused chroma as is, no edge-aware solve (the engine as first shipped; for comparison)
+        self.refine = refine
 
     @classmethod
-    def load(cls, device: str = "cpu", method: str = "cnn", weights: str | Path | None = None) -> "ShotPropagator":
+    def load(cls, device: str = "cpu", method: str = "cnn", weights: str | Path | None = None,
+             refine: bool = True) -> "ShotPropagator":
         if method not in METHODS:
             raise PropagationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise PropagationError("device 'cuda' was asked for but no CUDA GPU is available")
         if method == "flow":
-            return cls(None, device)
+            return cls(None, device, refine=refine)
         path = Path(weights) if weights else WEIGHTS
         if not path.exists():
             raise PropagationError(f"propagation weights not found at {path}; run `colorproj train propagate`")
@@ -90,7 +96,7 @@ class ShotPropagator:
         model = FusionNet(**state.get("config", {}))
         model.load_state_dict(state["model"])
         model.eval().to(device)
-        return cls(model, device)
+        return cls(model, device, refine=refine)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -217,7 +223,9 @@ class ShotPropagator:
                 prev = previous_candidate(prev_ab, lumas[order[j - 1]], lumas[index], to_prev[j], conf_prev[j])
                 planes = network_input(lumas[index], origin_cand, target_cand, prev, to_origin, to_target)
                 out = self._fuse(planes)
-            result[index] = prev_ab = np.ascontiguousarray(out, dtype=np.float32)
+            prev_ab = np.ascontiguousarray(out, dtype=np.float32)
+            confidence = fused_confidence(origin_cand, target_cand, to_origin, to_target)
+            result[index] = edge_aware_solve(lumas[index], prev_ab, confidence) if self.refine else prev_ab
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first
             borrowed[index] = [(key, cand.flow.astype(np.float16), weight.astype(np.float16))
                                for key, (cand, weight) in zip((order[0], order[-1]), sources)]

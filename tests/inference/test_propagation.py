@@ -7,6 +7,7 @@ from inference.color import as_float, compose_lab, rgb_to_lab, to_luma, to_uint8
 from inference.propagation import PropagationError, ShotPropagator, stretches
 from inference.propagation.engine import WEIGHTS
 from inference.propagation.evaluate import cdc, psnr, synthetic_shot
+from inference.propagation.solve import edge_aware_solve
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,27 @@ def test_bad_stretch_and_method_are_refused(shot, flow):
     frames[4] = frames[4][:32]
     with pytest.raises(PropagationError, match="frame 4"):
         run(flow, frames, {0: color[0]})
+
+
+def test_solve_keeps_confident_chroma_follows_luma_edges_and_removes_blocks():
+    """A frame whose luma has one vertical edge (at x=32); the carried chroma has a block
+    boundary at x=16 (no luma edge there, half-trusted flow) and an unconfident patch across the luma edge."""
+    luma = np.full((48, 64), 0.3, np.float32)
+    luma[:, 32:] = 0.7
+    ab = np.zeros((48, 64, 2), np.float32)
+    ab[:, :32, 0] = 30.0  # red left of the edge ...
+    ab[:, :16, 0] = 40.0  # ... in two flow blocks the frame does not show
+    ab[:, 32:, 1] = -30.0  # blue right of it
+    confidence = np.full((48, 64), 0.9, np.float32)
+    confidence[:, :24] = 0.5
+    ab[16:32, 24:40] = (0.0, 60.0)  # a smeared, unconfident trail across the edge
+    confidence[16:32, 24:40] = 0.0
+    out = edge_aware_solve(luma, ab, confidence)
+    # the trail takes the color of its own side of the edge; no color crosses the edge
+    assert np.abs(out[24, 26] - (30, 0)).max() < 4 and np.abs(out[24, 36] - (0, -30)).max() < 4
+    # the block step without a luma edge is smoothed: neighbours across it differ far less than 10
+    assert abs(out[5, 16, 0] - out[5, 15, 0]) < 3
+    # confident chroma away from all that is kept
+    assert np.abs(out[5, 50] - (0, -30)).max() < 1
+    with pytest.raises(ValueError, match="differ in size"):
+        edge_aware_solve(luma, ab[:10], confidence)
