@@ -4,13 +4,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 
 from inference.color import to_luma, to_uint8
 from inference.metrics import psnr
 
-from .cli import InputError, image_files, read_image
 from .engine import ShotPropagator
+from .files import InputError, image_files, read_image
 
 CDC_DISTANCES = (1, 2, 4)
 
@@ -89,7 +91,7 @@ def evaluate(clips_dir: Path, interval: int = 30, plot: Path | None = None, devi
 
 
 def _plot(curves, counts, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # only for the plot: the evaluation runs without it
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
@@ -111,8 +113,6 @@ def _plot(curves, counts, path: Path) -> None:
 
 def synthetic_shot(width: int, height: int, count: int, seed: int = 0) -> list[np.ndarray]:
     """A colored, textured scene under a drifting, turning camera (uint8 RGB frames)."""
-    import cv2
-
     rng = np.random.default_rng(seed)
     big = (int(width * 1.5), int(height * 1.5))
     base = cv2.resize((rng.random((big[1] // 24, big[0] // 24, 3)) * 255).astype(np.uint8), big,
@@ -128,8 +128,6 @@ def synthetic_shot(width: int, height: int, count: int, seed: int = 0) -> list[n
 
 
 def benchmark(width: int, height: int, count: int = 60, device: str = "cpu", log=print) -> dict:
-    import torch
-
     color = synthetic_shot(width, height, count)
     grays = [to_uint8(to_luma(f)) for f in color]
     keyframes = {i: color[i] for i in (0, count // 2, count - 1)}

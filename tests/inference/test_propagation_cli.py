@@ -1,5 +1,8 @@
 """`colorproj propagate`: folder and video forms, and the errors a user can run into."""
+import subprocess
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -123,3 +126,10 @@ def test_not_a_video_is_refused(tmp_path, color, capsys):
     save(tmp_path / "key.png", color[0])
     assert propagate("--input", bogus, "--keyframe", f"0={tmp_path / 'key.png'}", "--output", tmp_path / "o.mp4") != 0
     assert "not a readable video" in capsys.readouterr().err
+
+
+def test_evaluation_does_not_import_the_command_line_module():
+    """The evaluation reads clips through files.py; it once imported cli.py, which imports it back."""
+    code = "import sys, inference.propagation.evaluate; assert 'inference.propagation.cli' not in sys.modules"
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True).returncode == 0
