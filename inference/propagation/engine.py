@@ -1,6 +1,7 @@
 """ShotPropagator: color keyframes carried through a shot (see the package docstring for the API)."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -13,6 +14,7 @@ from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, 
 from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, keyframe_chain, network_input,
                        previous_candidate)
 from .flow import MotionEstimator, consistency, warp
+from .match import FeatureMatcher, match
 from .network import AB_SCALE, FusionNet
 from .solve import edge_aware_solve
 
@@ -21,6 +23,7 @@ WORK_LONG_SIDE = 320  # working resolution's long side: flow and network run the
 METHODS = ("cnn", "flow")
 # Luma-guided chroma upsampling; a small window keeps fine chroma detail (chosen on validation clips).
 GUIDE_RADIUS, GUIDE_EPS = 2, 1e-3
+DISAGREEMENT = 10.0  # a/b units: matched and carried colors this far apart start to count as different
 
 Progress = Callable[[int, int], None]
 
@@ -77,8 +80,10 @@ class ShotPropagator:
         self.device = torch.device(device)
         self.long_side = long_side
         self.method = "flow" if model is None else "cnn"
-        # refine=False: the fused chroma as is, no edge-aware solve (the engine as first shipped; for comparison)
+        # refine=False: the fused chroma as is, no matching and no edge-aware solve (the engine as first
+        # shipped; kept for comparison)
         self.refine = refine
+        self.matcher = FeatureMatcher(self.device) if refine else None
 
     @classmethod
     def load(cls, device: str = "cpu", method: str = "cnn", weights: str | Path | None = None,
@@ -200,7 +205,8 @@ class ShotPropagator:
         if has_target:
             target = order[-1]
             steps = ((lumas[order[j]], to_next[j + 1], conf_next[j + 1]) for j in range(last - 1, 0, -1))
-            chain = keyframe_chain(self._work_ab(keys[target], work), lumas[target], steps)
+            target_ab = self._work_ab(keys[target], work)
+            chain = keyframe_chain(target_ab, lumas[target], steps)
             for j, cand in zip(range(last - 1, 0, -1), chain):
                 # kept as float16 until used: a long stretch holds one per frame
                 targets[j] = tuple(plane.astype(np.float16) for plane in (cand.ab, cand.confidence, cand.mismatch,
@@ -209,6 +215,11 @@ class ShotPropagator:
         chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
         result, borrowed = {}, {}
         prev_ab = origin_ab
+        if self.refine:  # keyframe features for matching, once per stretch
+            with self._one_thread():
+                key_features = [(self.matcher.features(lumas[order[0]]), lumas[order[0]], origin_ab)]
+                if has_target:
+                    key_features.append((self.matcher.features(lumas[order[-1]]), lumas[order[-1]], target_ab))
         for j, origin_cand in zip(range(1, last), chain):
             index = order[j]
             to_origin = j
@@ -224,26 +235,49 @@ class ShotPropagator:
                 planes = network_input(lumas[index], origin_cand, target_cand, prev, to_origin, to_target)
                 out = self._fuse(planes)
             prev_ab = np.ascontiguousarray(out, dtype=np.float32)
-            confidence = fused_confidence(origin_cand, target_cand, to_origin, to_target)
-            result[index] = edge_aware_solve(lumas[index], prev_ab, confidence) if self.refine else prev_ab
+            if self.refine:
+                flows = [origin_cand.flow] + ([target_cand.flow] if has_target else [])
+                keyframes = [(*key, flow) for key, flow in zip(key_features, flows)]
+                result[index] = self._refine(lumas[index], prev_ab,
+                                             fused_confidence(origin_cand, target_cand, to_origin, to_target), keyframes)
+            else:
+                result[index] = prev_ab
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first
             borrowed[index] = [(key, cand.flow.astype(np.float16), weight.astype(np.float16))
                                for key, (cand, weight) in zip((order[0], order[-1]), sources)]
         return result, borrowed
 
-    def _fuse(self, planes: np.ndarray) -> np.ndarray:
-        """One CNN step. On the CPU it runs on one thread: a small network gains little from more,
-        loses a lot when cores are shared (threads wait on each other), and one thread makes the
-        result independent of the machine's core count."""
+    def _refine(self, luma: np.ndarray, fused: np.ndarray, confidence: np.ndarray, keyframes) -> np.ndarray:
+        """Fused a/b where it is trusted, matched keyframe colors where it is not and the match is good,
+        then the edge-aware solve on the frame's luma with the joint confidence as data weight."""
+        with self._one_thread():
+            matched, similarity = match(luma, self.matcher.features(luma), keyframes)
+        # The match replaces the carried color only where they disagree clearly (a wrong color, not a
+        # shade: the match is coarser), the carried color is not trusted and the match is.
+        disagreement = np.clip(np.linalg.norm(fused - matched, axis=2) / DISAGREEMENT - 1.0, 0.0, 1.0)
+        share = (1.0 - confidence) * similarity * disagreement
+        total = confidence + share
+        data = (fused * confidence[..., None] + matched * share[..., None]) / np.maximum(total, 1e-6)[..., None]
+        return edge_aware_solve(luma, data, total)
+
+    @contextlib.contextmanager
+    def _one_thread(self):
+        """Torch on one CPU thread: the small networks here gain little from more, lose a lot when
+        cores are shared (threads wait on each other), and one thread makes the result independent of
+        the machine's core count."""
         threads = torch.get_num_threads()
         try:
             if self.device.type == "cpu":
                 torch.set_num_threads(1)
-            with torch.inference_mode():
-                x = torch.from_numpy(planes)[None].to(self.device)
-                return self.model(x)[0].permute(1, 2, 0).float().cpu().numpy() * AB_SCALE
+            yield
         finally:
             torch.set_num_threads(threads)
+
+    def _fuse(self, planes: np.ndarray) -> np.ndarray:
+        """One CNN step (on one CPU thread)."""
+        with self._one_thread(), torch.inference_mode():
+            x = torch.from_numpy(planes)[None].to(self.device)
+            return self.model(x)[0].permute(1, 2, 0).float().cpu().numpy() * AB_SCALE
 
     def _detail(self, luma: np.ndarray, rgb: np.ndarray, work) -> np.ndarray:
         """A keyframe's chroma detail: its full-resolution a/b minus what the working resolution keeps of it."""
