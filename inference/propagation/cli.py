@@ -44,7 +44,7 @@ def register(commands, groups):
                    help="only write the validation videos as folders of PNG frames (for evaluate --clips)")
     t.set_defaults(func=train_command)
 
-    e = groups["evaluate"].add_parser("propagate", help="CNN against the flow method on clips")
+    e = groups["evaluate"].add_parser("propagate", help="the engine against flow chaining and as first shipped, on clips")
     e.add_argument("--clips", type=Path, required=True, help="folder of clips, each a folder of color frames")
     e.add_argument("--interval", type=int, default=30, help="keyframe every INTERVAL frames (and the last)")
     e.add_argument("--plot", type=Path, default=Path("propagation-drift.png"), help="PSNR-vs-distance plot (PNG)")

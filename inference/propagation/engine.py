@@ -23,6 +23,7 @@ WORK_LONG_SIDE = 320  # working resolution's long side: flow and network run the
 METHODS = ("cnn", "flow")
 # Luma-guided chroma upsampling; a small window keeps fine chroma detail (chosen on validation clips).
 GUIDE_RADIUS, GUIDE_EPS = 2, 1e-3
+MATCH_DISTANCE = 30  # frames: matching gets its full say this far from the nearest keyframe
 DISAGREEMENT = 10.0  # a/b units: matched and carried colors this far apart start to count as different
 
 Progress = Callable[[int, int], None]
@@ -238,8 +239,10 @@ class ShotPropagator:
             if self.refine:
                 flows = [origin_cand.flow] + ([target_cand.flow] if has_target else [])
                 keyframes = [(*key, flow) for key, flow in zip(key_features, flows)]
+                nearest = min(to_origin, to_target or to_origin)
                 result[index] = self._refine(lumas[index], prev_ab,
-                                             fused_confidence(origin_cand, target_cand, to_origin, to_target), keyframes)
+                                             fused_confidence(origin_cand, target_cand, to_origin, to_target),
+                                             keyframes, nearest)
             else:
                 result[index] = prev_ab
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first
@@ -247,15 +250,17 @@ class ShotPropagator:
                                for key, (cand, weight) in zip((order[0], order[-1]), sources)]
         return result, borrowed
 
-    def _refine(self, luma: np.ndarray, fused: np.ndarray, confidence: np.ndarray, keyframes) -> np.ndarray:
+    def _refine(self, luma: np.ndarray, fused: np.ndarray, confidence: np.ndarray, keyframes, nearest: int) -> np.ndarray:
         """Fused a/b where it is trusted, matched keyframe colors where it is not and the match is good,
-        then the edge-aware solve on the frame's luma with the joint confidence as data weight."""
+        then the edge-aware solve on the frame's luma with the joint confidence as data weight.
+        `nearest`: frames to the nearest keyframe."""
         with self._one_thread():
             matched, similarity = match(luma, self.matcher.features(luma), keyframes)
         # The match replaces the carried color only where they disagree clearly (a wrong color, not a
         # shade: the match is coarser), the carried color is not trusted and the match is.
         disagreement = np.clip(np.linalg.norm(fused - matched, axis=2) / DISAGREEMENT - 1.0, 0.0, 1.0)
-        share = (1.0 - confidence) * similarity * disagreement
+        # Near a keyframe the flow chain is short and right far more often than the coarse match.
+        share = (1.0 - confidence) * similarity * disagreement * min(1.0, nearest / MATCH_DISTANCE)
         total = confidence + share
         data = (fused * confidence[..., None] + matched * share[..., None]) / np.maximum(total, 1e-6)[..., None]
         return edge_aware_solve(luma, data, total)
