@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -37,6 +38,42 @@ def borrow_detail(detail: np.ndarray, flow: np.ndarray, weight: np.ndarray) -> n
     flow *= np.array([width / weight.shape[1], height / weight.shape[0]], np.float32)
     weight = cv2.resize(weight.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     return warp(detail, flow) * weight[..., None]
+
+
+CONFIDENCE_LONG_SIDE = 80  # pixels: the stored confidence map's long side
+LOW_CONFIDENCE = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameConfidence:
+    """How far one propagated frame's colors can be trusted.
+
+    map: uint8 h x w (long side CONFIDENCE_LONG_SIDE, aspect of the working resolution), 0..255 for
+    confidence 0..1 -- the data weight the engine gave each region's chroma: flow consistency along
+    the chain to the keyframes times warped-luma agreement, joined with the feature match's similarity
+    where the match was used. mean: mean confidence, 0..1. low: share of the frame below LOW_CONFIDENCE.
+    Keyframes are 1 everywhere (KEYFRAME_CONFIDENCE, a 1x1 map).
+    """
+    map: np.ndarray
+    mean: float
+    low: float
+
+    @classmethod
+    def of(cls, confidence: np.ndarray) -> "FrameConfidence":
+        """From an H x W float confidence in [0, 1] (the working resolution)."""
+        height, width = confidence.shape
+        scale = min(1.0, CONFIDENCE_LONG_SIDE / max(height, width))
+        small = cv2.resize(confidence, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+        return cls(np.round(np.clip(small, 0.0, 1.0) * 255).astype(np.uint8), float(confidence.mean()),
+                   float((confidence < LOW_CONFIDENCE).mean()))
+
+    def summary(self) -> dict:
+        """{"mean": float, "low": float}: JSON-safe, for a manifest."""
+        return {"mean": round(self.mean, 4), "low": round(self.low, 4)}
+
+
+KEYFRAME_CONFIDENCE = FrameConfidence(np.full((1, 1), 255, np.uint8), 1.0, 0.0)
 
 
 class PropagationError(ValueError):
@@ -107,28 +144,31 @@ class ShotPropagator:
     # -- public API ------------------------------------------------------------------------
 
     def propagate(self, frames, keyframes: Mapping[int, np.ndarray], progress: Progress | None = None,
-                  count: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (index, uint8 RGB) for every frame of the shot, in order."""
+                  count: int | None = None, with_confidence: bool = False) -> Iterator[tuple]:
+        """Yield (index, uint8 RGB) for every frame of the shot, in order; with_confidence=True:
+        (index, uint8 RGB, FrameConfidence)."""
         source = _Frames(frames, count)
         keys = self._keyframes(source, keyframes)
         done = 0
         for start, end in stretches(source.count, keys):
             for item in self._stretch(source, keys, start, end):
-                yield item
+                yield item if with_confidence else item[:2]
                 done += 1
                 if progress:
                     progress(done, source.count)
 
     def propagate_stretch(self, frames, keyframes: Mapping[int, np.ndarray], start: int, end: int,
-                          progress: Progress | None = None, count: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield frames start..end-1 of one stretch (as listed by `stretches`), computed on its own."""
+                          progress: Progress | None = None, count: int | None = None,
+                          with_confidence: bool = False) -> Iterator[tuple]:
+        """Yield frames start..end-1 of one stretch (as listed by `stretches`), computed on its own
+        (as propagate does, with_confidence included)."""
         source = _Frames(frames, count)
         keys = self._keyframes(source, keyframes)
         if (start, end) not in stretches(source.count, keys):
             raise PropagationError(f"[{start}, {end}) is not a stretch of this shot; "
                                    f"stretches are {stretches(source.count, keys)}")
         for done, item in enumerate(self._stretch(source, keys, start, end), 1):
-            yield item
+            yield item if with_confidence else item[:2]
             if progress:
                 progress(done, end - start)
 
@@ -171,9 +211,9 @@ class ShotPropagator:
                 key_lumas[i] = luma
             lumas[i] = self._work_luma(luma, work)
         work_ab = {origin: self._work_ab(keys[origin], work)}
-        borrowed, details = {}, {}
+        borrowed, details, confidences = {}, {}, {}
         if walk:
-            walked, borrowed = self._walk(order, lumas, keys, work, target is not None, work_ab[origin])
+            walked, borrowed, confidences = self._walk(order, lumas, keys, work, target is not None, work_ab[origin])
             work_ab.update(walked)
             details = {i: self._detail(key_lumas[i], keys[i], work) for i in key_lumas}  # what walked frames borrow
         for index in range(start, end):
@@ -185,11 +225,12 @@ class ShotPropagator:
                 for key, flow, weight in borrowed.pop(index):
                     ab += borrow_detail(details[key], flow, weight)
                 rgb = compose_lab(luma, ab)
-            yield index, to_uint8(rgb)
+            yield index, to_uint8(rgb), confidences.pop(index, KEYFRAME_CONFIDENCE)
 
     def _walk(self, order, lumas, keys, work, has_target: bool, origin_ab):
-        """a/b at the working resolution for every walked frame (order[1:-1] or order[1:]), and per frame
-        the keyframes whose full-resolution detail it borrows: [(keyframe index, flow to it, weight)]."""
+        """a/b at the working resolution for every walked frame (order[1:-1] or order[1:]); per frame
+        the keyframes whose full-resolution detail it borrows: [(keyframe index, flow to it, weight)];
+        and per frame its FrameConfidence."""
         motion = MotionEstimator()
         u8 = {i: to_uint8(lumas[i]) for i in order}
         to_prev, to_next = [None], [None]  # per position in `order`; flows j -> j-1 and j-1 -> j
@@ -214,7 +255,7 @@ class ShotPropagator:
                                                                           cand.flow))
         steps = ((lumas[order[j]], to_prev[j], conf_prev[j]) for j in range(1, last))
         chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
-        result, borrowed = {}, {}
+        result, borrowed, confidences = {}, {}, {}
         prev_ab = origin_ab
         if self.refine:  # keyframe features for matching, once per stretch
             with self._one_thread():
@@ -236,24 +277,25 @@ class ShotPropagator:
                 planes = network_input(lumas[index], origin_cand, target_cand, prev, to_origin, to_target)
                 out = self._fuse(planes)
             prev_ab = np.ascontiguousarray(out, dtype=np.float32)
+            confidence = fused_confidence(origin_cand, target_cand, to_origin, to_target)
             if self.refine:
                 flows = [origin_cand.flow] + ([target_cand.flow] if has_target else [])
                 keyframes = [(*key, flow) for key, flow in zip(key_features, flows)]
                 nearest = min(to_origin, to_target or to_origin)
-                result[index] = self._refine(lumas[index], prev_ab,
-                                             fused_confidence(origin_cand, target_cand, to_origin, to_target),
-                                             keyframes, nearest)
+                result[index], confidence = self._refine(lumas[index], prev_ab, confidence, keyframes, nearest)
             else:
                 result[index] = prev_ab
+            confidences[index] = FrameConfidence.of(confidence)
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first
             borrowed[index] = [(key, cand.flow.astype(np.float16), weight.astype(np.float16))
                                for key, (cand, weight) in zip((order[0], order[-1]), sources)]
-        return result, borrowed
+        return result, borrowed, confidences
 
-    def _refine(self, luma: np.ndarray, fused: np.ndarray, confidence: np.ndarray, keyframes, nearest: int) -> np.ndarray:
+    def _refine(self, luma: np.ndarray, fused: np.ndarray, confidence: np.ndarray, keyframes,
+                nearest: int) -> tuple[np.ndarray, np.ndarray]:
         """Fused a/b where it is trusted, matched keyframe colors where it is not and the match is good,
         then the edge-aware solve on the frame's luma with the joint confidence as data weight.
-        `nearest`: frames to the nearest keyframe."""
+        `nearest`: frames to the nearest keyframe. Returns (a/b, joint confidence)."""
         with self._one_thread():
             matched, similarity = match(luma, self.matcher.features(luma), keyframes)
         # The match replaces the carried color only where they disagree clearly (a wrong color, not a
@@ -263,7 +305,7 @@ class ShotPropagator:
         share = (1.0 - confidence) * similarity * disagreement * min(1.0, nearest / MATCH_DISTANCE)
         total = confidence + share
         data = (fused * confidence[..., None] + matched * share[..., None]) / np.maximum(total, 1e-6)[..., None]
-        return edge_aware_solve(luma, data, total)
+        return edge_aware_solve(luma, data, total), total
 
     @contextlib.contextmanager
     def _one_thread(self):

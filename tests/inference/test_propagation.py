@@ -164,3 +164,30 @@ def test_solve_keeps_confident_chroma_follows_luma_edges_and_removes_blocks():
     assert np.abs(out[5, 50] - (0, -30)).max() < 1
     with pytest.raises(ValueError, match="differ in size"):
         edge_aware_solve(luma, ab[:10], confidence)
+
+
+def test_confidence_comes_with_every_frame_and_drops_where_the_flow_cannot_see(cnn):
+    """A still scene with one square that jumps: the flow cannot follow it, so the frames
+    between the keyframes are trusted less where the square was and is."""
+    base = synthetic_shot(160, 96, 1, seed=4)[0]
+    color = []
+    for t in range(8):
+        frame = base.copy()
+        frame[30:60, 10 + 16 * t: 40 + 16 * t] = (230, 40, 40)
+        color.append(frame)
+    gray = [to_uint8(to_luma(f)) for f in color]
+    keyframes = {0: color[0], 7: color[7]}
+    items = list(cnn.propagate(gray, keyframes, with_confidence=True))
+    assert [i for i, *_ in items] == list(range(8))
+    plain = run(cnn, gray, keyframes)
+    for index, rgb, confidence in items:
+        assert np.array_equal(rgb, plain[index])  # the same frames as without confidence
+        assert confidence.map.dtype == np.uint8 and max(confidence.map.shape) <= 80
+        assert 0 <= confidence.low <= 1 and set(confidence.summary()) == {"mean", "low"}
+        if index in keyframes:
+            assert confidence.mean == 1.0 and confidence.low == 0.0
+    conf = items[4][2].map.astype(float) / 255
+    h, w = conf.shape
+    # the still background is trusted, the region the square moves through much less
+    assert conf[int(0.8 * h):, :].mean() > 0.8
+    assert conf[int(30 / 96 * h):int(60 / 96 * h), int(60 / 160 * w):int(110 / 160 * w)].mean() < 0.5
