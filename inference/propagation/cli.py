@@ -51,6 +51,15 @@ def register(commands, groups):
     e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     e.set_defaults(func=evaluate_command)
 
+    c = groups["evaluate"].add_parser("propagate-sheet", help="contact sheet: shipped and new engine on a video",
+                                      description="Color a video from its keyframes with the engine as first shipped "
+                                                  "and as it is now; write chosen frames side by side as one PNG.")
+    c.add_argument("--input", type=Path, required=True, help="video (monochrome or color: its luma is used)")
+    c.add_argument("--keyframe", action="append", default=[], metavar="INDEX=IMAGE", help="color keyframe; repeat")
+    c.add_argument("--frames", default="0,40,80,120,160,200", help="comma-separated frame numbers to show")
+    c.add_argument("--output", type=Path, required=True, help="PNG to write")
+    c.set_defaults(func=sheet_command)
+
     b = groups["benchmark"].add_parser("propagate", help="frames per second of propagation")
     b.add_argument("--size", default=None, help="WIDTHxHEIGHT (default 854x480 on cpu, 1920x1080 on cuda)")
     b.add_argument("--frames", type=int, default=60)
@@ -238,6 +247,19 @@ def evaluate_command(args) -> int:
         evaluate(args.clips, interval=args.interval, plot=args.plot, device=args.device)
     except InputError as exc:
         print(f"colorproj evaluate propagate: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def sheet_command(args) -> int:
+    from .evaluate import contact_sheet  # loads the engine (see propagate_command)
+
+    try:
+        frames, keyframes, _ = read_video_shot(args.input, args.keyframe)
+        show = [int(v) for v in args.frames.split(",") if v.strip()]
+        contact_sheet(frames, keyframes, show, args.output)
+    except (InputError, MediaError, ValueError) as exc:
+        print(f"colorproj evaluate propagate-sheet: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

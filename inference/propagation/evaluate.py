@@ -14,6 +14,7 @@ from inference.metrics import psnr
 
 from .engine import ShotPropagator
 from .files import InputError, image_files, read_image
+from .quality import assess
 
 CDC_DISTANCES = (1, 2, 4)
 
@@ -132,6 +133,36 @@ def _plot(curves, counts, path: Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+def contact_sheet(frames, keyframes: dict[int, np.ndarray], show: list[int], path: Path, log=print) -> Path:
+    """A PNG of frames `show` (columns) as the shipped engine and the new one color them (rows), with
+    the quality check's verdict of each on the frames shown. frames: uint8 luma H x W; keyframes:
+    {index: uint8 RGB}. Raises InputError for a frame number outside the shot."""
+    if any(not 0 <= i < len(frames) for i in show):
+        raise InputError(f"frames to show must lie in 0..{len(frames) - 1}")
+    label_height = 22
+    rows = []
+    for name in ("shipped", "new"):
+        propagator = ShotPropagator.load(**METHODS[name])
+        out = {i: rgb for i, rgb in propagator.propagate(frames, keyframes) if i in show}
+        report = assess(out.items(), keyframes)
+        log(f"{name}: quality check on the frames shown: {report.verdict}; "
+            + "; ".join(f"{f.index}: crossing {f.crossing:.4f} blocks {f.blocks:.4f} strength {f.strength:.2f}"
+                        for f in report.frames))
+        tiles = []
+        for i in show:
+            tile = cv2.cvtColor(out[i], cv2.COLOR_RGB2BGR)
+            bar = np.zeros((label_height, tile.shape[1], 3), np.uint8)
+            text = f"{name} engine, frame {i}" + (" (keyframe)" if i in keyframes else "")
+            cv2.putText(bar, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(np.vstack([bar, tile]))
+        rows.append(np.hstack(tiles))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.vstack(rows)):
+        raise InputError(f"could not write {path}")
+    log(f"contact sheet written to {path}")
+    return Path(path)
 
 
 def synthetic_shot(width: int, height: int, count: int, seed: int = 0) -> list[np.ndarray]:
