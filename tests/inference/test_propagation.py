@@ -2,11 +2,13 @@
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from inference.color import as_float, compose_lab, rgb_to_lab, to_luma, to_uint8, with_luma
 from inference.propagation import PropagationError, ShotPropagator, stretches
 from inference.propagation.engine import WEIGHTS
 from inference.propagation.evaluate import cdc, psnr, synthetic_shot
+from inference.propagation.match import FeatureMatcher, match
 from inference.propagation.solve import edge_aware_solve
 
 
@@ -191,3 +193,23 @@ def test_confidence_comes_with_every_frame_and_drops_where_the_flow_cannot_see(c
     # the still background is trusted, the region the square moves through much less
     assert conf[int(0.8 * h):, :].mean() > 0.8
     assert conf[int(30 / 96 * h):int(60 / 96 * h), int(60 / 160 * w):int(110 / 160 * w)].mean() < 0.5
+
+
+def test_matching_finds_a_region_the_flow_lost():
+    """A textured red square moves 40 px between a keyframe and a frame; given a zero flow (the flow
+    lost it), matching within the window still finds the square's color where it now is."""
+    rng = np.random.default_rng(2)
+    texture = (rng.random((30, 30)) * 0.3 + 0.5).astype(np.float32)
+    key_luma = np.full((96, 160), 0.2, np.float32)
+    key_luma[30:60, 20:50] = texture
+    luma = np.full((96, 160), 0.2, np.float32)
+    luma[30:60, 60:90] = texture
+    key_ab = np.zeros((96, 160, 2), np.float32)
+    key_ab[30:60, 20:50] = (50.0, 30.0)
+    matcher = FeatureMatcher(torch.device("cpu"))
+    keyframes = [(matcher.features(key_luma), key_luma, key_ab, np.zeros((96, 160, 2), np.float32))]
+    matched, confidence = match(luma, matcher.features(luma), keyframes)
+    assert matched.shape == (96, 160, 2) and confidence.shape == (96, 160)
+    assert matched[40:50, 70:80, 0].mean() > 25  # red found where the square is now
+    assert np.abs(matched[75:90, 120:150]).max() < 10  # the plain ground stays gray
+    assert confidence[40:50, 70:80].mean() > 0.5
