@@ -14,6 +14,11 @@
         for index, rgb in propagator.propagate_stretch(frames, keyframes, start, end):
             ...
 
+    # with_confidence=True (propagate and propagate_stretch) adds how far each frame can be trusted:
+    for index, rgb, confidence in propagator.propagate(frames, keyframes, with_confidence=True):
+        confidence.map      # uint8 h x w, long side 80, 0..255 for 0..1 (low-resolution; store as PNG)
+        confidence.summary()  # {"mean": 0..1, "low": share below 0.5}, for a manifest
+
 `progress(done, total)` is called after each frame. Bad input raises PropagationError
 (a ValueError whose message is fit to show a user).
 
@@ -27,7 +32,14 @@ the working resolution loses) is added back, warped along the same flows scaled 
 weighted by each keyframe's share and confidence. The result is composed with the source
 luma, which is never altered. method="flow" is the classical baseline: the two keyframe
 candidates blended by confidence and nearness, no network (the full-resolution step is the same).
-"""
-from .engine import PropagationError, ShotPropagator, stretches
 
-__all__ = ["PropagationError", "ShotPropagator", "stretches"]
+Before the full-resolution step, each fused frame is refined at the working resolution
+(refine=True, the default): where the carried chroma is not trusted, keyframe colors found by
+frozen-feature matching around the flow position take over (match.py), and an edge-aware,
+confidence-weighted least-squares solve on the frame's own luma makes the chroma follow that
+frame's edges (solve.py). refine=False gives the engine as first shipped, for comparison.
+The quality measures of a finished render are in quality.py (`assess`).
+"""
+from .engine import FrameConfidence, PropagationError, ShotPropagator, stretches
+
+__all__ = ["FrameConfidence", "PropagationError", "ShotPropagator", "stretches"]

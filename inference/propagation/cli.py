@@ -10,12 +10,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+from inference.color import to_luma, to_uint8
+from inference.media import MediaError, probe, read_frames, write_video
 
-
-class InputError(ValueError):
-    """Bad command-line input; the message is shown as is."""
-
+from .files import InputError, image_files, read_image
 
 def register(commands, groups):
     p = commands.add_parser("propagate", help="color a shot from its keyframes",
@@ -46,12 +44,21 @@ def register(commands, groups):
                    help="only write the validation videos as folders of PNG frames (for evaluate --clips)")
     t.set_defaults(func=train_command)
 
-    e = groups["evaluate"].add_parser("propagate", help="CNN against the flow method on clips")
+    e = groups["evaluate"].add_parser("propagate", help="the engine against flow chaining and as first shipped, on clips")
     e.add_argument("--clips", type=Path, required=True, help="folder of clips, each a folder of color frames")
     e.add_argument("--interval", type=int, default=30, help="keyframe every INTERVAL frames (and the last)")
     e.add_argument("--plot", type=Path, default=Path("propagation-drift.png"), help="PSNR-vs-distance plot (PNG)")
     e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     e.set_defaults(func=evaluate_command)
+
+    c = groups["evaluate"].add_parser("propagate-sheet", help="contact sheet: shipped and new engine on a video",
+                                      description="Color a video from its keyframes with the engine as first shipped "
+                                                  "and as it is now; write chosen frames side by side as one PNG.")
+    c.add_argument("--input", type=Path, required=True, help="video (monochrome or color: its luma is used)")
+    c.add_argument("--keyframe", action="append", default=[], metavar="INDEX=IMAGE", help="color keyframe; repeat")
+    c.add_argument("--frames", default="0,40,80,120,160,200", help="comma-separated frame numbers to show")
+    c.add_argument("--output", type=Path, required=True, help="PNG to write")
+    c.set_defaults(func=sheet_command)
 
     b = groups["benchmark"].add_parser("propagate", help="frames per second of propagation")
     b.add_argument("--size", default=None, help="WIDTHxHEIGHT (default 854x480 on cpu, 1920x1080 on cuda)")
@@ -63,6 +70,7 @@ def register(commands, groups):
 # -- propagate ------------------------------------------------------------------------------
 
 def propagate_command(args) -> int:
+    # The engine (torch) loads when a command needs it: `colorproj --help` and the other commands stay quick.
     from .engine import PropagationError, ShotPropagator
 
     try:
@@ -94,13 +102,9 @@ def propagate_command(args) -> int:
     except (InputError, PropagationError) as exc:
         print(f"colorproj propagate: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # media errors and the like: still a clear message, non-zero exit
-        from inference.media import MediaError
-
-        if isinstance(exc, MediaError):
-            print(f"colorproj propagate: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except MediaError as exc:
+        print(f"colorproj propagate: error: {exc}", file=sys.stderr)
+        return 2
 
 
 class Progress:
@@ -118,25 +122,6 @@ class Progress:
 
     def done(self) -> None:
         print(file=sys.stderr)
-
-
-def image_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder")
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_frame_order)
-
-
-def _frame_order(path: Path):
-    return (0, int(path.stem), path.name) if path.stem.isdigit() else (1, 0, path.name)
-
-
-def read_image(path: Path, color: bool) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputError(f"{path} is not a readable image")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
-    return image
 
 
 class FrameFolder:
@@ -203,9 +188,6 @@ class LumaFrames(list):
 
 
 def read_video_shot(path: Path, keyframe_args: list[str]):
-    from inference.color import to_luma, to_uint8
-    from inference.media import probe, read_frames
-
     if not path.is_file():
         raise InputError(f"{path} does not exist")
     info = probe(path)
@@ -233,8 +215,6 @@ def read_video_shot(path: Path, keyframe_args: list[str]):
 
 
 def write_video_shot(path: Path, frames, rate, shape) -> None:
-    from inference.media import write_video
-
     odd = shape[0] % 2 or shape[1] % 2  # 4:2:0 needs even sizes
     path.parent.mkdir(parents=True, exist_ok=True)
     write_video(path, frames, rate, codec="libx264", pix_fmt="yuv444p" if odd else "yuv420p",
@@ -244,7 +224,7 @@ def write_video_shot(path: Path, frames, rate, shape) -> None:
 # -- train ----------------------------------------------------------------------------------
 
 def train_command(args) -> int:
-    from . import data, train
+    from . import data, train  # torch and the training data load only for training (see propagate_command)
 
     if args.export_clips:
         data.export_validation_clips(args.export_clips)
@@ -261,7 +241,7 @@ def train_command(args) -> int:
 # -- evaluate / benchmark -------------------------------------------------------------------
 
 def evaluate_command(args) -> int:
-    from .evaluate import evaluate
+    from .evaluate import evaluate  # loads the engine (see propagate_command)
 
     try:
         evaluate(args.clips, interval=args.interval, plot=args.plot, device=args.device)
@@ -271,8 +251,21 @@ def evaluate_command(args) -> int:
     return 0
 
 
+def sheet_command(args) -> int:
+    from .evaluate import contact_sheet  # loads the engine (see propagate_command)
+
+    try:
+        frames, keyframes, _ = read_video_shot(args.input, args.keyframe)
+        show = [int(v) for v in args.frames.split(",") if v.strip()]
+        contact_sheet(frames, keyframes, show, args.output)
+    except (InputError, MediaError, ValueError) as exc:
+        print(f"colorproj evaluate propagate-sheet: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def benchmark_command(args) -> int:
-    from .evaluate import benchmark
+    from .evaluate import benchmark  # loads the engine (see propagate_command)
 
     size = args.size or ("1920x1080" if args.device == "cuda" else "854x480")
     width, height = (int(v) for v in size.lower().split("x"))

@@ -1,6 +1,8 @@
 """ShotPropagator: color keyframes carried through a shot (see the package docstring for the API)."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -10,15 +12,20 @@ import torch
 
 from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
 
-from .features import Candidate, absent, detail_sources, flow_blend, keyframe_chain, network_input, previous_candidate
+from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, keyframe_chain, network_input,
+                       previous_candidate)
 from .flow import MotionEstimator, consistency, warp
+from .match import FeatureMatcher, match
 from .network import AB_SCALE, FusionNet
+from .solve import edge_aware_solve
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "propagation.pt"
 WORK_LONG_SIDE = 320  # working resolution's long side: flow and network run there
 METHODS = ("cnn", "flow")
 # Luma-guided chroma upsampling; a small window keeps fine chroma detail (chosen on validation clips).
 GUIDE_RADIUS, GUIDE_EPS = 2, 1e-3
+MATCH_DISTANCE = 30  # frames: matching gets its full say this far from the nearest keyframe
+DISAGREEMENT = 10.0  # a/b units: matched and carried colors this far apart start to count as different
 
 Progress = Callable[[int, int], None]
 
@@ -31,6 +38,42 @@ def borrow_detail(detail: np.ndarray, flow: np.ndarray, weight: np.ndarray) -> n
     flow *= np.array([width / weight.shape[1], height / weight.shape[0]], np.float32)
     weight = cv2.resize(weight.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     return warp(detail, flow) * weight[..., None]
+
+
+CONFIDENCE_LONG_SIDE = 80  # pixels: the stored confidence map's long side
+LOW_CONFIDENCE = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameConfidence:
+    """How far one propagated frame's colors can be trusted.
+
+    map: uint8 h x w (long side CONFIDENCE_LONG_SIDE, aspect of the working resolution), 0..255 for
+    confidence 0..1 -- the data weight the engine gave each region's chroma: flow consistency along
+    the chain to the keyframes times warped-luma agreement, joined with the feature match's similarity
+    where the match was used. mean: mean confidence, 0..1. low: share of the frame below LOW_CONFIDENCE.
+    Keyframes are 1 everywhere (KEYFRAME_CONFIDENCE, a 1x1 map).
+    """
+    map: np.ndarray
+    mean: float
+    low: float
+
+    @classmethod
+    def of(cls, confidence: np.ndarray) -> "FrameConfidence":
+        """From an H x W float confidence in [0, 1] (the working resolution)."""
+        height, width = confidence.shape
+        scale = min(1.0, CONFIDENCE_LONG_SIDE / max(height, width))
+        small = cv2.resize(confidence, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+        return cls(np.round(np.clip(small, 0.0, 1.0) * 255).astype(np.uint8), float(confidence.mean()),
+                   float((confidence < LOW_CONFIDENCE).mean()))
+
+    def summary(self) -> dict:
+        """{"mean": float, "low": float}: JSON-safe, for a manifest."""
+        return {"mean": round(self.mean, 4), "low": round(self.low, 4)}
+
+
+KEYFRAME_CONFIDENCE = FrameConfidence(np.full((1, 1), 255, np.uint8), 1.0, 0.0)
 
 
 class PropagationError(ValueError):
@@ -69,20 +112,26 @@ def stretches(count: int, keyframe_indices) -> list[tuple[int, int]]:
 class ShotPropagator:
     """Colors a shot from its keyframes; holds the network, loaded once."""
 
-    def __init__(self, model: FusionNet | None, device: str = "cpu", long_side: int = WORK_LONG_SIDE):
+    def __init__(self, model: FusionNet | None, device: str = "cpu", long_side: int = WORK_LONG_SIDE,
+                 refine: bool = True):
         self.model = model
         self.device = torch.device(device)
         self.long_side = long_side
         self.method = "flow" if model is None else "cnn"
+        # refine=False: the fused chroma as is, no matching and no edge-aware solve (the engine as first
+        # shipped; kept for comparison)
+        self.refine = refine
+        self.matcher = FeatureMatcher(self.device) if refine else None
 
     @classmethod
-    def load(cls, device: str = "cpu", method: str = "cnn", weights: str | Path | None = None) -> "ShotPropagator":
+    def load(cls, device: str = "cpu", method: str = "cnn", weights: str | Path | None = None,
+             refine: bool = True) -> "ShotPropagator":
         if method not in METHODS:
             raise PropagationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise PropagationError("device 'cuda' was asked for but no CUDA GPU is available")
         if method == "flow":
-            return cls(None, device)
+            return cls(None, device, refine=refine)
         path = Path(weights) if weights else WEIGHTS
         if not path.exists():
             raise PropagationError(f"propagation weights not found at {path}; run `colorproj train propagate`")
@@ -90,33 +139,36 @@ class ShotPropagator:
         model = FusionNet(**state.get("config", {}))
         model.load_state_dict(state["model"])
         model.eval().to(device)
-        return cls(model, device)
+        return cls(model, device, refine=refine)
 
     # -- public API ------------------------------------------------------------------------
 
     def propagate(self, frames, keyframes: Mapping[int, np.ndarray], progress: Progress | None = None,
-                  count: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (index, uint8 RGB) for every frame of the shot, in order."""
+                  count: int | None = None, with_confidence: bool = False) -> Iterator[tuple]:
+        """Yield (index, uint8 RGB) for every frame of the shot, in order; with_confidence=True:
+        (index, uint8 RGB, FrameConfidence)."""
         source = _Frames(frames, count)
         keys = self._keyframes(source, keyframes)
         done = 0
         for start, end in stretches(source.count, keys):
             for item in self._stretch(source, keys, start, end):
-                yield item
+                yield item if with_confidence else item[:2]
                 done += 1
                 if progress:
                     progress(done, source.count)
 
     def propagate_stretch(self, frames, keyframes: Mapping[int, np.ndarray], start: int, end: int,
-                          progress: Progress | None = None, count: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield frames start..end-1 of one stretch (as listed by `stretches`), computed on its own."""
+                          progress: Progress | None = None, count: int | None = None,
+                          with_confidence: bool = False) -> Iterator[tuple]:
+        """Yield frames start..end-1 of one stretch (as listed by `stretches`), computed on its own
+        (as propagate does, with_confidence included)."""
         source = _Frames(frames, count)
         keys = self._keyframes(source, keyframes)
         if (start, end) not in stretches(source.count, keys):
             raise PropagationError(f"[{start}, {end}) is not a stretch of this shot; "
                                    f"stretches are {stretches(source.count, keys)}")
         for done, item in enumerate(self._stretch(source, keys, start, end), 1):
-            yield item
+            yield item if with_confidence else item[:2]
             if progress:
                 progress(done, end - start)
 
@@ -159,9 +211,9 @@ class ShotPropagator:
                 key_lumas[i] = luma
             lumas[i] = self._work_luma(luma, work)
         work_ab = {origin: self._work_ab(keys[origin], work)}
-        borrowed, details = {}, {}
+        borrowed, details, confidences = {}, {}, {}
         if walk:
-            walked, borrowed = self._walk(order, lumas, keys, work, target is not None, work_ab[origin])
+            walked, borrowed, confidences = self._walk(order, lumas, keys, work, target is not None, work_ab[origin])
             work_ab.update(walked)
             details = {i: self._detail(key_lumas[i], keys[i], work) for i in key_lumas}  # what walked frames borrow
         for index in range(start, end):
@@ -173,11 +225,12 @@ class ShotPropagator:
                 for key, flow, weight in borrowed.pop(index):
                     ab += borrow_detail(details[key], flow, weight)
                 rgb = compose_lab(luma, ab)
-            yield index, to_uint8(rgb)
+            yield index, to_uint8(rgb), confidences.pop(index, KEYFRAME_CONFIDENCE)
 
     def _walk(self, order, lumas, keys, work, has_target: bool, origin_ab):
-        """a/b at the working resolution for every walked frame (order[1:-1] or order[1:]), and per frame
-        the keyframes whose full-resolution detail it borrows: [(keyframe index, flow to it, weight)]."""
+        """a/b at the working resolution for every walked frame (order[1:-1] or order[1:]); per frame
+        the keyframes whose full-resolution detail it borrows: [(keyframe index, flow to it, weight)];
+        and per frame its FrameConfidence."""
         motion = MotionEstimator()
         u8 = {i: to_uint8(lumas[i]) for i in order}
         to_prev, to_next = [None], [None]  # per position in `order`; flows j -> j-1 and j-1 -> j
@@ -194,15 +247,21 @@ class ShotPropagator:
         if has_target:
             target = order[-1]
             steps = ((lumas[order[j]], to_next[j + 1], conf_next[j + 1]) for j in range(last - 1, 0, -1))
-            chain = keyframe_chain(self._work_ab(keys[target], work), lumas[target], steps)
+            target_ab = self._work_ab(keys[target], work)
+            chain = keyframe_chain(target_ab, lumas[target], steps)
             for j, cand in zip(range(last - 1, 0, -1), chain):
                 # kept as float16 until used: a long stretch holds one per frame
                 targets[j] = tuple(plane.astype(np.float16) for plane in (cand.ab, cand.confidence, cand.mismatch,
                                                                           cand.flow))
         steps = ((lumas[order[j]], to_prev[j], conf_prev[j]) for j in range(1, last))
         chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
-        result, borrowed = {}, {}
+        result, borrowed, confidences = {}, {}, {}
         prev_ab = origin_ab
+        if self.refine:  # keyframe features for matching, once per stretch
+            with self._one_thread():
+                key_features = [(self.matcher.features(lumas[order[0]]), lumas[order[0]], origin_ab)]
+                if has_target:
+                    key_features.append((self.matcher.features(lumas[order[-1]]), lumas[order[-1]], target_ab))
         for j, origin_cand in zip(range(1, last), chain):
             index = order[j]
             to_origin = j
@@ -217,25 +276,55 @@ class ShotPropagator:
                 prev = previous_candidate(prev_ab, lumas[order[j - 1]], lumas[index], to_prev[j], conf_prev[j])
                 planes = network_input(lumas[index], origin_cand, target_cand, prev, to_origin, to_target)
                 out = self._fuse(planes)
-            result[index] = prev_ab = np.ascontiguousarray(out, dtype=np.float32)
+            prev_ab = np.ascontiguousarray(out, dtype=np.float32)
+            confidence = fused_confidence(origin_cand, target_cand, to_origin, to_target)
+            if self.refine:
+                flows = [origin_cand.flow] + ([target_cand.flow] if has_target else [])
+                keyframes = [(*key, flow) for key, flow in zip(key_features, flows)]
+                nearest = min(to_origin, to_target or to_origin)
+                result[index], confidence = self._refine(lumas[index], prev_ab, confidence, keyframes, nearest)
+            else:
+                result[index] = prev_ab
+            confidences[index] = FrameConfidence.of(confidence)
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first
             borrowed[index] = [(key, cand.flow.astype(np.float16), weight.astype(np.float16))
                                for key, (cand, weight) in zip((order[0], order[-1]), sources)]
-        return result, borrowed
+        return result, borrowed, confidences
 
-    def _fuse(self, planes: np.ndarray) -> np.ndarray:
-        """One CNN step. On the CPU it runs on one thread: a small network gains little from more,
-        loses a lot when cores are shared (threads wait on each other), and one thread makes the
-        result independent of the machine's core count."""
+    def _refine(self, luma: np.ndarray, fused: np.ndarray, confidence: np.ndarray, keyframes,
+                nearest: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fused a/b where it is trusted, matched keyframe colors where it is not and the match is good,
+        then the edge-aware solve on the frame's luma with the joint confidence as data weight.
+        `nearest`: frames to the nearest keyframe. Returns (a/b, joint confidence)."""
+        with self._one_thread():
+            matched, similarity = match(luma, self.matcher.features(luma), keyframes)
+        # The match replaces the carried color only where they disagree clearly (a wrong color, not a
+        # shade: the match is coarser), the carried color is not trusted and the match is.
+        disagreement = np.clip(np.linalg.norm(fused - matched, axis=2) / DISAGREEMENT - 1.0, 0.0, 1.0)
+        # Near a keyframe the flow chain is short and right far more often than the coarse match.
+        share = (1.0 - confidence) * similarity * disagreement * min(1.0, nearest / MATCH_DISTANCE)
+        total = confidence + share
+        data = (fused * confidence[..., None] + matched * share[..., None]) / np.maximum(total, 1e-6)[..., None]
+        return edge_aware_solve(luma, data, total), total
+
+    @contextlib.contextmanager
+    def _one_thread(self):
+        """Torch on one CPU thread: the small networks here gain little from more, lose a lot when
+        cores are shared (threads wait on each other), and one thread makes the result independent of
+        the machine's core count."""
         threads = torch.get_num_threads()
         try:
             if self.device.type == "cpu":
                 torch.set_num_threads(1)
-            with torch.inference_mode():
-                x = torch.from_numpy(planes)[None].to(self.device)
-                return self.model(x)[0].permute(1, 2, 0).float().cpu().numpy() * AB_SCALE
+            yield
         finally:
             torch.set_num_threads(threads)
+
+    def _fuse(self, planes: np.ndarray) -> np.ndarray:
+        """One CNN step (on one CPU thread)."""
+        with self._one_thread(), torch.inference_mode():
+            x = torch.from_numpy(planes)[None].to(self.device)
+            return self.model(x)[0].permute(1, 2, 0).float().cpu().numpy() * AB_SCALE
 
     def _detail(self, luma: np.ndarray, rgb: np.ndarray, work) -> np.ndarray:
         """A keyframe's chroma detail: its full-resolution a/b minus what the working resolution keeps of it."""

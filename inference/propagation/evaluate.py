@@ -1,16 +1,20 @@
-"""Evaluation (CNN against the flow method on clips of color frames) and the speed benchmark."""
+"""Evaluation (the engine against flow chaining and against itself as first shipped, on clips of color
+frames), the contact sheet and the speed benchmark."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 
-from inference.color import to_luma, to_uint8
+from inference.color import as_float, rgb_to_lab, to_luma, to_uint8
 from inference.metrics import psnr
 
-from .cli import InputError, image_files, read_image
 from .engine import ShotPropagator
+from .files import InputError, image_files, read_image
+from .quality import assess
 
 CDC_DISTANCES = (1, 2, 4)
 
@@ -44,14 +48,29 @@ def _run(propagator, grays, keyframes):
     return out, len(grays) / (time.perf_counter() - started)
 
 
+def _chroma(frames) -> float:
+    """Mean a/b magnitude (Lab) over frames."""
+    return float(np.mean([np.linalg.norm(rgb_to_lab(as_float(f))[..., 1:], axis=2).mean() for f in frames]))
+
+
+# The engine now (matching + edge-aware solve), the engine as first shipped (fusion only), and flow chaining.
+METHODS = {"new": dict(method="cnn"), "shipped": dict(method="cnn", refine=False),
+           "flow": dict(method="flow", refine=False)}
+DRIFT_DISTANCES = (1, 5, 10, 20, 30, 50, 75, 100, 149)
+
+
 def evaluate(clips_dir: Path, interval: int = 30, plot: Path | None = None, device: str = "cpu", log=print) -> dict:
+    """Per clip: PSNR on non-key frames with keyframes every `interval` (new engine and flow chaining),
+    chroma strength and CDC flicker against the truth's; with the first frame as the only keyframe,
+    PSNR by distance from it (new and shipped engine). clips_dir holds one folder of color frames per clip.
+    Raises InputError when there is no clip folder."""
     clip_dirs = sorted(p for p in Path(clips_dir).iterdir() if p.is_dir()) if Path(clips_dir).is_dir() else []
     if not clip_dirs:
         raise InputError(f"no clip folders in {clips_dir}")
-    methods = {"cnn": ShotPropagator.load(device=device, method="cnn"), "flow": ShotPropagator.load(method="flow")}
-    rows, drift = [], {name: {} for name in methods}
-    log(f"{'clip':44s} {'frames':>6s} {'PSNR cnn':>9s} {'PSNR flow':>9s} {'CDC cnn':>8s} {'CDC flow':>8s} "
-        f"{'CDC gt':>8s} {'fps cnn':>8s} {'fps flow':>8s}")
+    engines = {name: ShotPropagator.load(device=device, **options) for name, options in METHODS.items()}
+    rows, drift = [], {"new": {}, "shipped": {}}
+    log(f"{'clip':40s} {'frames':>6s} {'PSNR new':>8s} {'PSNR flow':>9s} {'gain':>6s} {'chroma':>6s} "
+        f"{'CDC new':>8s} {'CDC gt':>8s} {'CDC/gt':>6s} {'fps new':>7s}")
     for clip in clip_dirs:
         color = [read_image(p, color=True) for p in image_files(clip)]
         if len(color) < 2:
@@ -59,29 +78,36 @@ def evaluate(clips_dir: Path, interval: int = 30, plot: Path | None = None, devi
         grays = [to_uint8(to_luma(f)) for f in color]
         keys = sorted(set(range(0, len(color), interval)) | {len(color) - 1})
         keyframes = {i: color[i] for i in keys}
+        between = [i for i in range(len(color)) if i not in keyframes]
         row = dict(clip=clip.name, frames=len(color), cdc_gt=cdc(color))
-        for name, propagator in methods.items():
-            out, fps = _run(propagator, grays, keyframes)
-            row[f"psnr_{name}"] = float(np.mean([psnr(out[i], color[i]) for i in range(len(color)) if i not in keyframes]))
+        for name in ("new", "flow"):
+            out, fps = _run(engines[name], grays, keyframes)
+            row[f"psnr_{name}"] = float(np.mean([psnr(out[i], color[i]) for i in between]))
             row[f"cdc_{name}"], row[f"fps_{name}"] = cdc(out), fps
-            single, _ = _run(propagator, grays, {0: color[0]})
+            if name == "new":
+                row["chroma"] = _chroma([out[i] for i in between]) / max(_chroma([color[i] for i in between]), 1e-6)
+        for name in drift:
+            single, _ = _run(engines[name], grays, {0: color[0]})
             for distance in range(1, len(color)):
                 drift[name].setdefault(distance, []).append(psnr(single[distance], color[distance]))
+        row["gain"] = row["psnr_new"] - row["psnr_flow"]
+        row["cdc_ratio"] = row["cdc_new"] / max(row["cdc_gt"], 1e-12)
         rows.append(row)
-        log(f"{clip.name[:44]:44s} {row['frames']:6d} {row['psnr_cnn']:9.2f} {row['psnr_flow']:9.2f} "
-            f"{row['cdc_cnn']:8.5f} {row['cdc_flow']:8.5f} {row['cdc_gt']:8.5f} {row['fps_cnn']:8.1f} {row['fps_flow']:8.1f}")
+        log(f"{clip.name[:40]:40s} {row['frames']:6d} {row['psnr_new']:8.2f} {row['psnr_flow']:9.2f} {row['gain']:+6.2f} "
+            f"{row['chroma']:6.3f} {row['cdc_new']:8.5f} {row['cdc_gt']:8.5f} {row['cdc_ratio']:6.3f} {row['fps_new']:7.1f}")
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("clip", "frames")}
-    log(f"{'average':44s} {sum(r['frames'] for r in rows):6d} {mean['psnr_cnn']:9.2f} {mean['psnr_flow']:9.2f} "
-        f"{mean['cdc_cnn']:8.5f} {mean['cdc_flow']:8.5f} {mean['cdc_gt']:8.5f} {mean['fps_cnn']:8.1f} {mean['fps_flow']:8.1f}")
-    gain = [r["psnr_cnn"] - r["psnr_flow"] for r in rows]
-    log(f"PSNR gain of the CNN over flow: {np.mean(gain):+.2f} dB on average, {min(gain):+.2f} dB on the worst clip; "
-        f"CDC cnn / gt = {mean['cdc_cnn'] / max(mean['cdc_gt'], 1e-12):.3f}, flow / gt = "
-        f"{mean['cdc_flow'] / max(mean['cdc_gt'], 1e-12):.3f}")
+    log(f"{'average':40s} {sum(r['frames'] for r in rows):6d} {mean['psnr_new']:8.2f} {mean['psnr_flow']:9.2f} "
+        f"{mean['gain']:+6.2f} {mean['chroma']:6.3f} {mean['cdc_new']:8.5f} {mean['cdc_gt']:8.5f} {mean['cdc_ratio']:6.3f} "
+        f"{mean['fps_new']:7.1f}")
+    log(f"gain over flow chaining: {mean['gain']:+.2f} dB on average, {min(r['gain'] for r in rows):+.2f} dB on the worst "
+        f"clip; chroma strength / truth's: worst {min(r['chroma'] for r in rows):.3f}; CDC / truth's: worst "
+        f"{max(r['cdc_ratio'] for r in rows):.3f}")
     curves = {name: {d: float(np.mean(v)) for d, v in sorted(per.items())} for name, per in drift.items()}
-    for distance in (1, 5, 10, 20, 30, 50, 75, 100, 149):
-        if distance in curves["cnn"]:
-            log(f"one keyframe, distance {distance:3d}: PSNR cnn {curves['cnn'][distance]:.2f}, "
-                f"flow {curves['flow'][distance]:.2f} (over {len(drift['cnn'][distance])} clips)")
+    for distance in DRIFT_DISTANCES:
+        if distance in curves["new"]:
+            log(f"one keyframe, distance {distance:3d}: PSNR new {curves['new'][distance]:.2f}, shipped "
+                f"{curves['shipped'][distance]:.2f}, gain {curves['new'][distance] - curves['shipped'][distance]:+.2f} dB "
+                f"(over {len(drift['new'][distance])} clips)")
     if plot:
         _plot(curves, {name: {d: len(v) for d, v in per.items()} for name, per in drift.items()}, plot)
         log(f"drift plot written to {plot}")
@@ -89,13 +115,13 @@ def evaluate(clips_dir: Path, interval: int = 30, plot: Path | None = None, devi
 
 
 def _plot(curves, counts, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # only for the plot: the evaluation runs without it
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for name, style in (("cnn", "-"), ("flow", "--")):
+    for name, style in (("new", "-"), ("shipped", "--")):
         distances = [d for d in curves[name] if counts[name][d] >= 3]  # skip the tail few clips reach
         ax.plot(distances, [curves[name][d] for d in distances], style, label=f"{name}")
     ax.set_xlabel("distance from the only keyframe (frames)")
@@ -109,10 +135,38 @@ def _plot(curves, counts, path: Path) -> None:
     plt.close(fig)
 
 
+def contact_sheet(frames, keyframes: dict[int, np.ndarray], show: list[int], path: Path, log=print) -> Path:
+    """A PNG of frames `show` (columns) as the shipped engine and the new one color them (rows), with
+    the quality check's verdict of each on the frames shown. frames: uint8 luma H x W; keyframes:
+    {index: uint8 RGB}. Raises InputError for a frame number outside the shot."""
+    if any(not 0 <= i < len(frames) for i in show):
+        raise InputError(f"frames to show must lie in 0..{len(frames) - 1}")
+    label_height = 22
+    rows = []
+    for name in ("shipped", "new"):
+        propagator = ShotPropagator.load(**METHODS[name])
+        out = {i: rgb for i, rgb in propagator.propagate(frames, keyframes) if i in show}
+        report = assess(out.items(), keyframes)
+        log(f"{name}: quality check on the frames shown: {report.verdict}; "
+            + "; ".join(f"{f.index}: crossing {f.crossing:.4f} blocks {f.blocks:.4f} strength {f.strength:.2f}"
+                        for f in report.frames))
+        tiles = []
+        for i in show:
+            tile = cv2.cvtColor(out[i], cv2.COLOR_RGB2BGR)
+            bar = np.zeros((label_height, tile.shape[1], 3), np.uint8)
+            text = f"{name} engine, frame {i}" + (" (keyframe)" if i in keyframes else "")
+            cv2.putText(bar, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(np.vstack([bar, tile]))
+        rows.append(np.hstack(tiles))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.vstack(rows)):
+        raise InputError(f"could not write {path}")
+    log(f"contact sheet written to {path}")
+    return Path(path)
+
+
 def synthetic_shot(width: int, height: int, count: int, seed: int = 0) -> list[np.ndarray]:
     """A colored, textured scene under a drifting, turning camera (uint8 RGB frames)."""
-    import cv2
-
     rng = np.random.default_rng(seed)
     big = (int(width * 1.5), int(height * 1.5))
     base = cv2.resize((rng.random((big[1] // 24, big[0] // 24, 3)) * 255).astype(np.uint8), big,
@@ -128,18 +182,16 @@ def synthetic_shot(width: int, height: int, count: int, seed: int = 0) -> list[n
 
 
 def benchmark(width: int, height: int, count: int = 60, device: str = "cpu", log=print) -> dict:
-    import torch
-
     color = synthetic_shot(width, height, count)
     grays = [to_uint8(to_luma(f)) for f in color]
     keyframes = {i: color[i] for i in (0, count // 2, count - 1)}
     log(f"benchmark: {count} frames at {width}x{height}, keyframes {sorted(keyframes)}, device {device}, "
         f"torch threads {torch.get_num_threads()}")
     results = {}
-    for method in ("cnn", "flow"):
-        propagator = ShotPropagator.load(device=device, method=method)
+    for name, options in METHODS.items():
+        propagator = ShotPropagator.load(device=device, **options)
         list(propagator.propagate(grays[:4], {0: color[0]}))  # warm-up
         _, fps = _run(propagator, grays, keyframes)
-        results[method] = fps
-        log(f"{method}: {fps:.1f} frames per second")
+        results[name] = fps
+        log(f"{name}: {fps:.1f} frames per second")
     return results

@@ -102,3 +102,15 @@ def detail_sources(origin: Candidate, target: Candidate, to_origin: int, to_targ
     shares = keyframe_weights(origin, target, to_origin, to_target)
     keyframes = (origin, target) if to_target is not None else (origin,)
     return [(cand, share * cand.confidence) for cand, share in zip(keyframes, shares)]
+
+
+MISMATCH_SCALE = 0.06  # luma units: a warped keyframe whose luma is off by this much is trusted e^-1 as much
+
+
+def fused_confidence(origin: Candidate, target: Candidate, to_origin: int, to_target: int | None) -> np.ndarray:
+    """H x W in [0, 1]: how far the fused chroma can be trusted -- the keyframe candidates' flow
+    confidences, each times how well its warped luma matches the frame, by their classical shares."""
+    shares = keyframe_weights(origin, target, to_origin, to_target)
+    keyframes = (origin, target) if to_target is not None else (origin,)
+    return sum(share * cand.confidence * np.exp(-np.square(cand.mismatch / MISMATCH_SCALE))
+               for cand, share in zip(keyframes, shares)).astype(np.float32)

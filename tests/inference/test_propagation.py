@@ -2,11 +2,14 @@
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from inference.color import as_float, compose_lab, rgb_to_lab, to_luma, to_uint8, with_luma
 from inference.propagation import PropagationError, ShotPropagator, stretches
 from inference.propagation.engine import WEIGHTS
 from inference.propagation.evaluate import cdc, psnr, synthetic_shot
+from inference.propagation.match import FeatureMatcher, match
+from inference.propagation.solve import edge_aware_solve
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +142,74 @@ def test_bad_stretch_and_method_are_refused(shot, flow):
     frames[4] = frames[4][:32]
     with pytest.raises(PropagationError, match="frame 4"):
         run(flow, frames, {0: color[0]})
+
+
+def test_solve_keeps_confident_chroma_follows_luma_edges_and_removes_blocks():
+    """A frame whose luma has one vertical edge (at x=32); the carried chroma has a block
+    boundary at x=16 (no luma edge there, half-trusted flow) and an unconfident patch across the luma edge."""
+    luma = np.full((48, 64), 0.3, np.float32)
+    luma[:, 32:] = 0.7
+    ab = np.zeros((48, 64, 2), np.float32)
+    ab[:, :32, 0] = 30.0  # red left of the edge ...
+    ab[:, :16, 0] = 40.0  # ... in two flow blocks the frame does not show
+    ab[:, 32:, 1] = -30.0  # blue right of it
+    confidence = np.full((48, 64), 0.9, np.float32)
+    confidence[:, :24] = 0.5
+    ab[16:32, 24:40] = (0.0, 60.0)  # a smeared, unconfident trail across the edge
+    confidence[16:32, 24:40] = 0.0
+    out = edge_aware_solve(luma, ab, confidence)
+    # the trail takes the color of its own side of the edge; no color crosses the edge
+    assert np.abs(out[24, 26] - (30, 0)).max() < 4 and np.abs(out[24, 36] - (0, -30)).max() < 4
+    # the block step without a luma edge is smoothed: neighbours across it differ far less than 10
+    assert abs(out[5, 16, 0] - out[5, 15, 0]) < 3
+    # confident chroma away from all that is kept
+    assert np.abs(out[5, 50] - (0, -30)).max() < 1
+    with pytest.raises(ValueError, match="differ in size"):
+        edge_aware_solve(luma, ab[:10], confidence)
+
+
+def test_confidence_comes_with_every_frame_and_drops_where_the_flow_cannot_see(cnn):
+    """A still scene with one square that jumps: the flow cannot follow it, so the frames
+    between the keyframes are trusted less where the square was and is."""
+    base = synthetic_shot(160, 96, 1, seed=4)[0]
+    color = []
+    for t in range(8):
+        frame = base.copy()
+        frame[30:60, 10 + 16 * t: 40 + 16 * t] = (230, 40, 40)
+        color.append(frame)
+    gray = [to_uint8(to_luma(f)) for f in color]
+    keyframes = {0: color[0], 7: color[7]}
+    items = list(cnn.propagate(gray, keyframes, with_confidence=True))
+    assert [i for i, *_ in items] == list(range(8))
+    plain = run(cnn, gray, keyframes)
+    for index, rgb, confidence in items:
+        assert np.array_equal(rgb, plain[index])  # the same frames as without confidence
+        assert confidence.map.dtype == np.uint8 and max(confidence.map.shape) <= 80
+        assert 0 <= confidence.low <= 1 and set(confidence.summary()) == {"mean", "low"}
+        if index in keyframes:
+            assert confidence.mean == 1.0 and confidence.low == 0.0
+    conf = items[4][2].map.astype(float) / 255
+    h, w = conf.shape
+    # the still background is trusted, the region the square moves through much less
+    assert conf[int(0.8 * h):, :].mean() > 0.8
+    assert conf[int(30 / 96 * h):int(60 / 96 * h), int(60 / 160 * w):int(110 / 160 * w)].mean() < 0.5
+
+
+def test_matching_finds_a_region_the_flow_lost():
+    """A textured red square moves 40 px between a keyframe and a frame; given a zero flow (the flow
+    lost it), matching within the window still finds the square's color where it now is."""
+    rng = np.random.default_rng(2)
+    texture = (rng.random((30, 30)) * 0.3 + 0.5).astype(np.float32)
+    key_luma = np.full((96, 160), 0.2, np.float32)
+    key_luma[30:60, 20:50] = texture
+    luma = np.full((96, 160), 0.2, np.float32)
+    luma[30:60, 60:90] = texture
+    key_ab = np.zeros((96, 160, 2), np.float32)
+    key_ab[30:60, 20:50] = (50.0, 30.0)
+    matcher = FeatureMatcher(torch.device("cpu"))
+    keyframes = [(matcher.features(key_luma), key_luma, key_ab, np.zeros((96, 160, 2), np.float32))]
+    matched, confidence = match(luma, matcher.features(luma), keyframes)
+    assert matched.shape == (96, 160, 2) and confidence.shape == (96, 160)
+    assert matched[40:50, 70:80, 0].mean() > 25  # red found where the square is now
+    assert np.abs(matched[75:90, 120:150]).max() < 10  # the plain ground stays gray
+    assert confidence[40:50, 70:80].mean() > 0.5

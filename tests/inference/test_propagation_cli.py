@@ -1,5 +1,8 @@
 """`colorproj propagate`: folder and video forms, and the errors a user can run into."""
+import subprocess
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -123,3 +126,28 @@ def test_not_a_video_is_refused(tmp_path, color, capsys):
     save(tmp_path / "key.png", color[0])
     assert propagate("--input", bogus, "--keyframe", f"0={tmp_path / 'key.png'}", "--output", tmp_path / "o.mp4") != 0
     assert "not a readable video" in capsys.readouterr().err
+
+
+def test_evaluation_does_not_import_the_command_line_module():
+    """The evaluation reads clips through files.py; it once imported cli.py, which imports it back."""
+    code = "import sys, inference.propagation.evaluate; assert 'inference.propagation.cli' not in sys.modules"
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True).returncode == 0
+
+
+def test_contact_sheet_shows_both_engines(tmp_path, color, capsys):
+    source = tmp_path / "shot.mp4"
+    write_video(source, color, 25, codec="libx264", pix_fmt="yuv444p", options={"crf": "10"})
+    save(tmp_path / "k0.png", color[0])
+    save(tmp_path / "k8.png", color[8])
+    out = tmp_path / "sheet.png"
+    code = main(["evaluate", "propagate-sheet", "--input", str(source), "--keyframe", f"0={tmp_path / 'k0.png'}",
+                 "--keyframe", f"8={tmp_path / 'k8.png'}", "--frames", "0,4,9", "--output", str(out)])
+    assert code == 0
+    sheet = cv2.imread(str(out))
+    assert sheet.shape[1] == 3 * 96 and sheet.shape[0] == 2 * (64 + 22)  # 3 frames, 2 engines, labels
+    err = capsys.readouterr()
+    assert "shipped: quality check" in err.out and "new: quality check" in err.out
+    assert main(["evaluate", "propagate-sheet", "--input", str(source), "--keyframe", f"0={tmp_path / 'k0.png'}",
+                 "--frames", "0,99", "--output", str(out)]) == 2
+    assert "must lie in 0..9" in capsys.readouterr().err
