@@ -33,11 +33,12 @@ weighted by each keyframe's share and confidence. The result is composed with th
 luma, which is never altered. method="flow" is the classical baseline: the two keyframe
 candidates blended by confidence and nearness, no network (the full-resolution step is the same).
 
-Before the full-resolution step, each fused frame is refined at the working resolution
-(refine=True, the default): where the carried chroma is not trusted, keyframe colors found by
+With refine=True, each fused frame is refined at the working resolution before the
+full-resolution step: where the carried chroma is not trusted, keyframe colors found by
 frozen-feature matching around the flow position take over (match.py), and an edge-aware,
 confidence-weighted least-squares solve on the frame's own luma makes the chroma follow that
-frame's edges (solve.py). refine=False gives the engine as first shipped, for comparison.
+frame's edges (solve.py). It is off by default (see the model card:
+it bleeds less on real film but costs PSNR and speed on the validation clips).
 The quality measures of a finished render are in quality.py (`assess`).
 """
 from .engine import FrameConfidence, PropagationError, ShotPropagator, stretches

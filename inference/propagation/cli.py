@@ -28,6 +28,8 @@ def register(commands, groups):
     p.add_argument("--output", type=Path, required=True, help="output folder (directory form) or video file")
     p.add_argument("--method", choices=["cnn", "flow"], default="cnn", help="fusion CNN (default) or flow only")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--refine", action="store_true",
+                   help="feature matching and an edge-aware solve on each frame (slower; see the model card)")
     p.set_defaults(func=propagate_command)
 
     t = groups["train"].add_parser("propagate", help="train the propagation CNN (resumes from .train/propagation)")
@@ -85,7 +87,7 @@ def propagate_command(args) -> int:
             frames, keyframes, rate = read_video_shot(args.input, args.keyframe)
         else:
             raise InputError("give --frames and --keyframes, or --input and --keyframe")
-        propagator = ShotPropagator.load(device=args.device, method=args.method)
+        propagator = ShotPropagator.load(device=args.device, method=args.method, refine=args.refine)
         progress = Progress("propagating")
         results = propagator.propagate(frames, keyframes, progress=progress, count=len(frames))
         if directory_form:

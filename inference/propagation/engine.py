@@ -113,19 +113,20 @@ class ShotPropagator:
     """Colors a shot from its keyframes; holds the network, loaded once."""
 
     def __init__(self, model: FusionNet | None, device: str = "cpu", long_side: int = WORK_LONG_SIDE,
-                 refine: bool = True):
+                 refine: bool = False):
         self.model = model
         self.device = torch.device(device)
         self.long_side = long_side
         self.method = "flow" if model is None else "cnn"
-        # refine=False: the fused chroma as is, no matching and no edge-aware solve (the engine as first
-        # shipped; kept for comparison)
+        # refine=True adds matching and the edge-aware solve. Off by default: on the validation clips it
+        # costs 0.3 dB and a third of the speed with keyframes every 30 frames, though it bleeds less
+        # and drifts less far from a single keyframe (model card).
         self.refine = refine
         self.matcher = FeatureMatcher(self.device) if refine else None
 
     @classmethod
     def load(cls, device: str = "cpu", method: str = "cnn", weights: str | Path | None = None,
-             refine: bool = True) -> "ShotPropagator":
+             refine: bool = False) -> "ShotPropagator":
         if method not in METHODS:
             raise PropagationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         if device.startswith("cuda") and not torch.cuda.is_available():

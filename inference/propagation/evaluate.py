@@ -53,8 +53,8 @@ def _chroma(frames) -> float:
     return float(np.mean([np.linalg.norm(rgb_to_lab(as_float(f))[..., 1:], axis=2).mean() for f in frames]))
 
 
-# The engine now (matching + edge-aware solve), the engine as first shipped (fusion only), and flow chaining.
-METHODS = {"new": dict(method="cnn"), "shipped": dict(method="cnn", refine=False),
+# The refined engine (matching + edge-aware solve, refine=True), the default engine (fusion only), and flow chaining.
+METHODS = {"new": dict(method="cnn", refine=True), "shipped": dict(method="cnn", refine=False),
            "flow": dict(method="flow", refine=False)}
 DRIFT_DISTANCES = (1, 5, 10, 20, 30, 50, 75, 100, 149)
 

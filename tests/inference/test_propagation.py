@@ -30,11 +30,17 @@ def flow():
     return ShotPropagator.load(method="flow")
 
 
+@pytest.fixture(scope="module")
+def refined():
+    """The CNN engine with matching and the edge-aware solve (opt-in)."""
+    return ShotPropagator.load(method="cnn", refine=True)
+
+
 def run(propagator, frames, keyframes, **kwargs):
     return dict(propagator.propagate(frames, keyframes, **kwargs))
 
 
-@pytest.mark.parametrize("method", ["cnn", "flow"])
+@pytest.mark.parametrize("method", ["cnn", "flow", "refined"])
 def test_output_luma_is_source_luma_and_keyframes_come_back(shot, method, request):
     color, gray = shot
     propagator = request.getfixturevalue(method)
@@ -51,7 +57,9 @@ def test_output_luma_is_source_luma_and_keyframes_come_back(shot, method, reques
     assert rgb_to_lab(out[5])[..., 1:].std() > 5
 
 
-def test_stretches_joined_equal_the_whole_run(shot, cnn):
+@pytest.mark.parametrize("method", ["cnn", "refined"])
+def test_stretches_joined_equal_the_whole_run(shot, method, request):
+    cnn = request.getfixturevalue(method)
     color, gray = shot
     keyframes = {3: color[3], 8: color[8], 11: color[11]}
     plan = stretches(len(gray), keyframes)
@@ -65,7 +73,9 @@ def test_stretches_joined_equal_the_whole_run(shot, cnn):
     assert all(np.array_equal(whole[i], joined[i]) for i in whole)
 
 
-def test_two_runs_are_identical(shot, cnn):
+@pytest.mark.parametrize("method", ["cnn", "refined"])
+def test_two_runs_are_identical(shot, method, request):
+    cnn = request.getfixturevalue(method)
     color, gray = shot
     keyframes = {0: color[0], 13: color[13]}
     first, second = run(cnn, gray, keyframes), run(cnn, list(gray), dict(keyframes))
