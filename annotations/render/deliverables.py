@@ -221,8 +221,9 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
     shot = render.shot
     names = file_names(render)
     attempt = uuid.uuid4().hex[:12]
-    checks = qc.FrameChecks()
-    sheet = pictures.ContactSheet(shot.frame_count, [k["frame"] for k in render.keyframes])
+    keyframe_indices = [k["frame"] for k in render.keyframes]
+    checks = qc.FrameChecks(keyframe_indices)
+    sheet = pictures.ContactSheet(shot.frame_count, keyframe_indices)
     digest = hashlib.sha256()
     png_files = []
     with tempfile.TemporaryDirectory(prefix="render-") as folder:
@@ -255,6 +256,7 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
                                  for kind in ("mp4", "prores")}
         report["passed"] = bool(report["luma"]["pass"] and report["flicker"]["pass"]
                                 and all(r["pass"] for r in report["legal_range"].values() if r["decides"]))
+        report["verdict"] = qc.verdict(report)
         storage.put(pipeline.picture_name(render, "contact-sheet"), sheet.jpeg())
         storage.put(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
         made = []

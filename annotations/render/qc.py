@@ -10,7 +10,14 @@
   CIE a*b* distance over the pixels the flow explains (where the warped luma matches). Motion
   does not count, only color that changes on its own: what a viewer sees as flicker. The
   default limit (8) passes smooth propagation (typically 1-6 on textured footage) and fails
-  color that jumps between frames (12 and more).
+  color that jumps between frames (12 and more);
+- appearance: what a person sees wrong in propagated color (`inference.propagation.quality`):
+  chroma crossing edges the luma does not have, straight block edges in the chroma, chroma
+  fading against the nearest keyframes. Frames over a threshold are listed; they make the
+  verdict "attention" (look before delivering), not a failure.
+
+`summary()["verdict"]`: "failed" (a hard limit broken, decided by the caller's `passed`),
+"attention" (frames flagged) or "passed".
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import numpy as np
 from django.conf import settings
 
 from inference.color import as_float, rgb_to_lab, to_luma
+from inference.propagation import quality
 
 LEGAL = {8: ((16, 235), (16, 240)), 10: ((64, 940), (64, 960))}
 FLICKER_SIDE = 256
@@ -37,13 +45,16 @@ def limits() -> dict:
 class FrameChecks:
     """Per-frame figures, accumulated while the joined frames stream past once."""
 
-    def __init__(self):
+    def __init__(self, keyframe_indices=()):
+        self.keyframes = [int(k) for k in keyframe_indices]
+        self.appearance: dict[int, tuple[float, float, float]] = {}
         self.luma_diff: list[float] = []
         self.flicker: list[float | None] = []
         self._previous = None
 
     def add(self, output: np.ndarray, source_luma: np.ndarray) -> None:
         out_luma = to_luma(output)
+        self.appearance[len(self.luma_diff)] = quality.measure(output)
         self.luma_diff.append(round(float(np.abs(out_luma - source_luma).max()) * 255, 4))
         height, width = out_luma.shape
         scale = min(1.0, FLICKER_SIDE / max(height, width))
@@ -53,6 +64,16 @@ class FrameChecks:
         if self._previous is not None:
             self.flicker.append(warping_error(self._previous, current))
         self._previous = current
+
+    def appearance_report(self) -> dict:
+        """Flagged frames (0-based shot indices) and each frame's measures; empty without keyframes."""
+        if not self.keyframes or not set(self.keyframes) & set(self.appearance):
+            return {"flagged": [], "per_frame": [], "pass": True}
+        report = quality.judge(self.appearance, self.keyframes)
+        return {"flagged": report.flagged, "per_frame": [f.as_dict() for f in report.frames],
+                "limits": {"crossing_max": quality.MAX_CROSSING, "blocks_max": quality.MAX_BLOCKS,
+                           "strength_min": quality.MIN_STRENGTH},
+                "pass": not report.flagged}
 
     def summary(self) -> dict:
         bounds = limits()
@@ -65,6 +86,7 @@ class FrameChecks:
             "flicker": {"per_frame": self.flicker, "mean": round(float(np.mean(flicker)), 4) if flicker else 0.0,
                         "max": flicker_max, "limit": bounds["flicker_max"], "unit": "mean a*b* warping error",
                         "pass": flicker_max <= bounds["flicker_max"]},
+            "appearance": self.appearance_report(),
         }
 
 
@@ -123,3 +145,10 @@ def legal_range(path: str | Path) -> dict:
     return {"bits": bits, "y": [y_lo, y_hi], "c": [c_lo, c_hi], "legal_y": list(ylim), "legal_c": list(clim),
             "samples_outside": outside, "samples": total, "strict_pass": outside == 0,
             "pass": within and outside <= 0.01 * max(total, 1)}
+
+
+def verdict(report: dict) -> str:
+    """"failed", "attention" or "passed" for a summary whose hard checks are decided in `passed`."""
+    if not report["passed"]:
+        return "failed"
+    return "attention" if report.get("appearance", {}).get("flagged") else "passed"

@@ -98,8 +98,13 @@ def assess(frames: Iterable[tuple[int, np.ndarray]], keyframe_indices: Iterable[
     keyframe_indices: the shot's keyframes (at least one must be among the frames). Raises
     ValueError when no keyframe is among them: strength then has nothing to compare with.
     """
+    return judge({int(index): measure(rgb) for index, rgb in frames}, keyframe_indices)
+
+
+def judge(measured: dict[int, tuple[float, float, float]], keyframe_indices: Iterable[int]) -> QualityReport:
+    """The report from frames already measured: {frame index: measure(frame)}, for callers that
+    stream frames past several checks at once. Raises ValueError as `assess` does."""
     keys = set(int(k) for k in keyframe_indices)
-    measured = {int(index): measure(rgb) for index, rgb in frames}
     present = sorted(keys & set(measured))
     if not present:
         raise ValueError("none of the keyframes is among the frames; chroma strength needs one")

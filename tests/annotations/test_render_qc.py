@@ -2,13 +2,15 @@
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
+from django.template.loader import render_to_string
 
 from annotations.demo import synthetic_reel
 from annotations.render import qc
 from annotations.render.deliverables import ycbcr, yuv_frame
 from annotations.render.pictures import sheet_indices
-from inference.color import REC709, to_luma, with_luma
+from inference.color import REC709, as_float, compose_lab, rgb_to_lab, to_luma, to_uint8, with_luma
 
 
 def colored(frames, tint=(0.55, 0.45, 0.35)):
@@ -68,3 +70,44 @@ def test_contact_sheet_shows_the_keyframes():
     assert sheet_indices(10, [2, 7]) == [0, 2, 4, 5, 7, 9]
     assert sheet_indices(3, []) == [0, 1, 2]
     assert {5, 50, 90} <= set(sheet_indices(100, [5, 50, 90]))
+
+
+def moving_shapes(count: int) -> list[np.ndarray]:
+    """Colored shapes, each with a luma of its own, moving over a gray ground (uint8 RGB, 120x160)."""
+    shots = []
+    for t in range(count):
+        frame = np.full((120, 160, 3), (100, 110, 95), np.uint8)
+        cv2.rectangle(frame, (20 + 3 * t, 20), (70 + 3 * t, 70), (200, 60, 40), -1)
+        cv2.circle(frame, (120 - 2 * t, 80), 25, (60, 90, 210), -1)
+        shots.append(frame)
+    return shots
+
+
+def shifted_chroma(rgb: np.ndarray, pixels: int = 6) -> np.ndarray:
+    """The frame's own luma under its a/b planes moved `pixels` right and down: color off its edges."""
+    ab = np.roll(rgb_to_lab(as_float(rgb))[..., 1:], (pixels, pixels), axis=(0, 1))
+    return to_uint8(compose_lab(to_luma(as_float(rgb)), ab))
+
+
+def test_appearance_flags_frames_whose_color_sits_off_the_edges():
+    frames = moving_shapes(8)
+    clean, bad = qc.FrameChecks([0, 7]), qc.FrameChecks([0, 7])
+    for index, frame in enumerate(frames):
+        luma = to_luma(frame)
+        clean.add(frame, luma)
+        bad.add(shifted_chroma(frame) if index in (3, 4) else frame, luma)
+    calm, shifted = clean.summary(), bad.summary()
+    assert calm["appearance"]["flagged"] == [] and calm["appearance"]["pass"]
+    assert shifted["appearance"]["flagged"] == [3, 4] and not shifted["appearance"]["pass"]
+    assert qc.verdict({**calm, "passed": True}) == "passed"
+    assert qc.verdict({**shifted, "passed": True}) == "attention"
+    assert qc.verdict({**shifted, "passed": False}) == "failed"
+
+
+def test_render_page_says_attention_with_the_flagged_frames():
+    report = {"passed": True, "verdict": "attention", "luma": {"max_diff": 0.4, "limit": 0.5, "pass": True},
+              "flicker": {"mean": 1.0, "max": 2.0, "limit": 8.0, "pass": True}, "legal_range": {},
+              "appearance": {"flagged": [3, 4], "pass": False,
+                             "limits": {"crossing_max": 0.006, "blocks_max": 0.0005, "strength_min": 0.7}}}
+    html = render_to_string("review/_qc.html", {"r": {"qc": report}})
+    assert "attention" in html and "frames 3, 4" in html and ">passed<" not in html
