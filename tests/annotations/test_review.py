@@ -193,13 +193,16 @@ def test_reference_requirement_blocks_approval_until_every_color_is_linked(shot,
     assert set(Review.objects.get(kind="approved").references.values_list("pk", flat=True)) == {tunic.pk, grass.pk}
 
 
-def test_reviewers_can_cite_further_references(shot, users):
+def test_reviewers_can_cite_further_references(shot, users, client):
     extra = references.create_reference(shot.project, users["reviewer"], name="Uniform plate", color="#884422",
                                          citation="Plate 12, Army dress regulations 1911")
     keyframe = annotate(shot, users["annotator"], 4)
     review.submit(keyframe, users["annotator"])
     approval = review.approve(keyframe, users["reviewer"], references=[extra.pk])
     assert [s["name"] for s in approval.sources] == ["Uniform plate"]
+    client.force_login(users["annotator"])
+    sources = client.get(reverse("review-keyframe", args=[keyframe.pk])).content.decode().split("<h2>Sources</h2>")[1]
+    assert "Uniform plate" in sources.split("</section>")[0] and "checked by the reviewer" in sources
     with pytest.raises(Exception, match="no color reference"):
         other = annotate(shot, users["annotator"], 6)
         review.submit(other, users["annotator"])
