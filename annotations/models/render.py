@@ -57,7 +57,8 @@ class Render(models.Model):
     def frame_progress(self) -> dict:
         """What the render page shows of a render: frames propagated of all, an estimate of the
         time left (seconds, None until a frame is done), and each stretch's real state:
-        {"status", "frames_done", "frames", "seconds_left", "stretches": [{"start", "end", "state", "label"}]}.
+        {"status", "frames_done", "frames", "seconds_left", "time_left" (words),
+         "stretches": [{"start", "end", "state", "label"}]}.
         A stretch not started is "queued" while the keyframes are colorized and "waiting for a
         worker" once the stretches run; the join comes after every stretch is done.
         """
@@ -78,8 +79,10 @@ class Render(models.Model):
         if self.status == Render.Status.RUNNING and self.started and 0 < done < total:
             elapsed = (timezone.now() - self.started).total_seconds()
             seconds_left = round(elapsed * (total - done) / done)
+        time_left = "" if seconds_left is None else \
+            f"about {seconds_left} s left" if seconds_left < 90 else f"about {round(seconds_left / 60)} min left"
         return {"status": self.status, "frames_done": done, "frames": total, "seconds_left": seconds_left,
-                "stretches": stretches}
+                "time_left": time_left, "stretches": stretches}
 
 
 class RenderStretch(models.Model):

@@ -101,7 +101,7 @@ def test_a_render_started_from_the_page_shows_live_progress(login, shot, users):
     assert page.errors == []
 
 
-def test_shot_status_follows_the_keyframes_and_the_render_page_tells_real_states(login, shot, users):
+def test_shot_status_follows_the_keyframes_and_the_render_page_tells_real_states(login, shot, users, screenshot):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -131,6 +131,7 @@ def test_shot_status_follows_the_keyframes_and_the_render_page_tells_real_states
     assert "pending" not in stretches
     assert f"running, 2/{cuts[2] - cuts[1]} frames" in stretches and "waiting for a worker" in stretches
     assert f"{cuts[1] + 2} of {n} frames propagated" in box.inner_text() and "s left" in box.inner_text()
+    screenshot(page, "review-render-progress")
     progress = page.request.get(f"/review/renders/{render.pk}/progress.json").json()
     assert progress["frames_done"] == cuts[1] + 2 and [s["state"] for s in progress["stretches"]] == \
         ["done", "running", "waiting"]
