@@ -181,6 +181,8 @@ def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", b
                    edit_id: str = "") -> HintRevision:
     """Apply `ops` to the latest hints under the keyframe's row lock; returns the new head revision.
     Once committed, a preview of the new revision is asked for (annotations.keyframes.previews).
+    An edit of a submitted or approved keyframe makes it a draft again and notifies who approved
+    it (a submission: the project's reviewers) with a `keyframe.withdrawn` notification.
 
     If the result equals the latest hints, no revision is written and the head is returned.
     With `base_revision`, the edit is refused (409) unless it is still the latest revision.
