@@ -25,4 +25,5 @@ urlpatterns = [
     path("review/shots/<int:pk>/", review.shot_review, name="review-shot"),
     path("review/shots/<int:pk>/report/", review.review_report, name="review-report"),
     path("review/notifications/", review.notifications, name="notifications"),
+    path("review/renders/<int:pk>/progress.json", render.render_progress, name="render-progress"),
 ]

@@ -28,8 +28,9 @@ from annotations import events, permissions
 from annotations.audit import record
 from annotations.errors import Conflict, Invalid
 from annotations.keyframes import previews
-from annotations.models import ColorReference, HintRevision, Keyframe, Shot
+from annotations.models import ColorReference, HintRevision, Keyframe, Review, Role, Shot
 from annotations.models.keyframes import EMPTY_HINTS, content_hash
+from annotations.notifications import notify, where
 from annotations.permissions import Cap
 from inference.hints import HintError, parse_hints
 
@@ -180,6 +181,8 @@ def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", b
                    edit_id: str = "") -> HintRevision:
     """Apply `ops` to the latest hints under the keyframe's row lock; returns the new head revision.
     Once committed, a preview of the new revision is asked for (annotations.keyframes.previews).
+    An edit of a submitted or approved keyframe makes it a draft again and notifies who approved
+    it (a submission: the project's reviewers) with a `keyframe.withdrawn` notification.
 
     If the result equals the latest hints, no revision is written and the head is returned.
     With `base_revision`, the edit is refused (409) unless it is still the latest revision.
@@ -223,10 +226,27 @@ def apply_hint_ops(keyframe: Keyframe, actor, ops: list, *, message: str = "", b
                groups=[events.keyframe_group(keyframe.pk)],
                data={"keyframe": keyframe.pk, "revision": revision.number, "content_hash": digest,
                      "ops": ops, "hints": hints, "review_status": keyframe.review_status})
+        if before_status in (Keyframe.ReviewStatus.SUBMITTED, Keyframe.ReviewStatus.APPROVED):
+            _tell_reviewers(keyframe, actor, before_status, revision)
         # Whoever edits (socket or REST API), the keyframe's editors get a preview of the new hints.
         keyframe_id, number = keyframe.pk, revision.number
         transaction.on_commit(lambda: previews.request_preview(keyframe_id, number))
         return revision
+
+
+def _tell_reviewers(keyframe: Keyframe, actor, before_status: str, revision: HintRevision) -> None:
+    """An edit withdrew a submission or an approval: tell who approved it, or the project's reviewers."""
+    project = keyframe.shot.project
+    if before_status == Keyframe.ReviewStatus.APPROVED:
+        approval = keyframe.reviews.filter(kind=Review.Kind.APPROVED).exclude(actor=None).select_related("actor").last()
+        recipients = [approval.actor] if approval else []
+        what = "its approval is withdrawn"
+    else:
+        recipients = [m.user for m in project.memberships.filter(role=Role.REVIEWER).select_related("user")]
+        what = "its submission is withdrawn"
+    notify(project, recipients, actor, "keyframe.withdrawn",
+           f"{actor.username} edited {where(keyframe)} (revision {revision.number}): {what}, it is a draft again",
+           keyframe=keyframe)
 
 
 def save_hints(keyframe: Keyframe, actor, hints: dict, *, base_revision: int | None = None, message: str = "") -> HintRevision:

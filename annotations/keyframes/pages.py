@@ -120,7 +120,12 @@ def keyframe_page(request, pk):
         "keyframe": keyframe, "shot": shot, "project": project, "timecode": shot.timecode(keyframe.frame),
         "data": {
             "id": keyframe.pk, "frame": keyframe.frame, "width": shot.width, "height": shot.height,
-            "canEdit": Cap.EDIT_HINTS in caps, "user": request.user.username,
+            "canEdit": Cap.EDIT_HINTS in caps, "canSubmit": Cap.SUBMIT in caps, "user": request.user.username,
+            "reviewStatus": keyframe.review_status,
+            "reviewsUrl": reverse("api:keyframe-reviews", args=[keyframe.pk]),
+            "commentsUrl": reverse("api:keyframe-comments", args=[keyframe.pk]),
+            "submitUrl": reverse("api:keyframe-submit", args=[keyframe.pk]),
+            "reviewPage": reverse("review-keyframe", args=[keyframe.pk]),
             "frameUrl": reverse("studio:keyframe-frame", args=[keyframe.pk]),
             "socketPath": f"/ws/keyframes/{keyframe.pk}/",
             "references": project_actions.reference_library(project),

@@ -3,6 +3,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Render(models.Model):
@@ -52,6 +53,36 @@ class Render(models.Model):
     @property
     def storage_dir(self) -> str:
         return f"renders/{self.uid}"
+
+    def frame_progress(self) -> dict:
+        """What the render page shows of a render: frames propagated of all, an estimate of the
+        time left (seconds, None until a frame is done), and each stretch's real state:
+        {"status", "frames_done", "frames", "seconds_left", "time_left" (words),
+         "stretches": [{"start", "end", "state", "label"}]}.
+        A stretch not started is "queued" while the keyframes are colorized and "waiting for a
+        worker" once the stretches run; the join comes after every stretch is done.
+        """
+        stretches, done = [], 0
+        for s in self.stretches.all():
+            frames = s.end - s.start
+            count = frames if s.status == RenderStretch.Status.DONE else min(s.frames_done, frames)
+            done += count
+            state = s.status
+            if state == RenderStretch.Status.PENDING:
+                state = "waiting" if self.status == Render.Status.RUNNING else \
+                    "not run" if self.status == Render.Status.FAILED else "queued"
+            label = {"running": f"running, {count}/{frames} frames", "waiting": "waiting for a worker",
+                     "done": "done" + (f" (×{s.attempts})" if s.attempts > 1 else "")}.get(state, state)
+            stretches.append({"start": s.start, "end": s.end, "state": state, "label": label})
+        total = sum(s["end"] - s["start"] for s in stretches)
+        seconds_left = None
+        if self.status == Render.Status.RUNNING and self.started and 0 < done < total:
+            elapsed = (timezone.now() - self.started).total_seconds()
+            seconds_left = round(elapsed * (total - done) / done)
+        time_left = "" if seconds_left is None else \
+            f"about {seconds_left} s left" if seconds_left < 90 else f"about {round(seconds_left / 60)} min left"
+        return {"status": self.status, "frames_done": done, "frames": total, "seconds_left": seconds_left,
+                "time_left": time_left, "stretches": stretches}
 
 
 class RenderStretch(models.Model):

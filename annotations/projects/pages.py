@@ -8,6 +8,15 @@ from django.shortcuts import render
 from annotations.models import ColorReference, Footage
 from annotations.permissions import Cap, capabilities, get_project, visible_projects
 from annotations.projects import actions
+from annotations.shot_state import shot_state
+
+
+def _shots(project) -> list:
+    """The project's shots with their keyframe count and `state` (key, label): where each stands."""
+    shots = list(project.shots.select_related("footage").annotate(keyframe_count=Count("keyframes")))
+    for shot in shots:
+        shot.state = shot_state(shot)
+    return shots
 
 
 @login_required
@@ -16,7 +25,7 @@ def home(request):
     roles = {m.project_id: m.role for m in request.user.memberships.all()}
     rows = []
     for project in projects:
-        shots = project.shots.select_related("footage").annotate(keyframe_count=Count("keyframes"))
+        shots = _shots(project)
         pending = project.footage.exclude(status=Footage.Status.READY)
         rows.append({"project": project, "role": roles.get(project.pk), "shots": shots, "pending": pending})
     return render(request, "annotations/home.html", {"rows": rows})
@@ -27,7 +36,7 @@ def project_overview(request, pk):
     project = get_project(request.user, pk)
     return render(request, "annotations/project.html", {
         "project": project,
-        "shots": project.shots.select_related("footage").annotate(keyframe_count=Count("keyframes")),
+        "shots": _shots(project),
         "footage": project.footage.all(),
         "members": project.memberships.select_related("user"),
         "references": project.references.all(),
@@ -45,7 +54,7 @@ def project_page(request, pk):
         "can_upload": Cap.MANAGE_FOOTAGE in caps,
         "max_upload_bytes": settings.COLORPROJ_MAX_UPLOAD_BYTES,
         "footage": project.footage.annotate(shot_count=Count("shots")).order_by("-created"),
-        "shots": project.shots.select_related("footage").annotate(keyframe_count=Count("keyframes")),
+        "shots": _shots(project),
         "members": project.memberships.select_related("user").order_by("role", "user__username"),
         "references": actions.reference_library(project),
         "source_kinds": ColorReference.SourceKind.choices,

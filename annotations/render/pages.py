@@ -1,14 +1,16 @@
-"""Render pages: a frame of the shot's newest render (the shot page's before/after wipe)."""
+"""Render pages: a frame of the shot's newest render (the shot page's before/after wipe), and a
+render's live progress for the review page."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 
 from annotations import frames
-from annotations.permissions import get_shot
+from annotations.models import Render
+from annotations.permissions import get_for_user, get_shot
 from annotations.render.pipeline import frame_name
 
 
@@ -31,3 +33,11 @@ def rendered_frame(request, pk, frame):
     response = HttpResponse(data.tobytes(), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+@login_required
+def render_progress(request, pk):
+    """A render's frame counter, time left and stretch states (Render.frame_progress), as JSON."""
+    render_row = get_for_user(Render.objects.prefetch_related("stretches"), request.user,
+                              project_field="shot__project", pk=pk)
+    return JsonResponse(render_row.frame_progress())

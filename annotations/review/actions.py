@@ -20,6 +20,7 @@ from annotations.errors import Conflict, Invalid, NotAllowed
 from annotations.keyframes.actions import lock_keyframe
 from annotations.models import (ColorReference, HintRevision, Keyframe, Notification, Review,
                                 ReviewComment, Role, Shot)
+from annotations.notifications import notify, where  # noqa: F401 (notify: render.actions uses review.notify)
 from annotations.permissions import Cap
 
 S = Keyframe.ReviewStatus
@@ -72,20 +73,6 @@ def snapshots(references, revision) -> list[dict]:
     return [reference_snapshot(r, [p["id"] for p in points if p.get("reference") == r.pk]) for r in references]
 
 
-def notify(project, recipients, actor, verb: str, message: str, *, keyframe=None, shot=None) -> list[Notification]:
-    """In-app notifications, and one live event to the project (clients keep what is theirs)."""
-    users = [u for u in {u.pk: u for u in recipients}.values() if not actor or u.pk != actor.pk]
-    made = Notification.objects.bulk_create([
-        Notification(recipient=u, project=project, actor=actor, verb=verb, message=message[:500],
-                     keyframe=keyframe, shot=shot or (keyframe.shot if keyframe else None)) for u in users])
-    if users:
-        events.broadcast([events.project_group(project.pk)], "notification", {
-            "recipients": [u.username for u in users], "verb": verb, "message": message[:500],
-            "keyframe": keyframe.pk if keyframe else None, "shot": (shot or (keyframe.shot if keyframe else None)).pk
-            if (shot or keyframe) else None})
-    return made
-
-
 def _members(project, role: str):
     return get_user_model().objects.filter(memberships__project=project, memberships__role=role)
 
@@ -111,10 +98,6 @@ def _step(keyframe: Keyframe, actor, kind: str, status: str, *, comment: str = "
     return review
 
 
-def _where(keyframe: Keyframe) -> str:
-    return f"{keyframe.shot.name} frame {keyframe.frame} ({keyframe.shot.timecode(keyframe.frame)})"
-
-
 @transaction.atomic
 def submit(keyframe: Keyframe, actor, message: str = "") -> Review:
     """Hand the keyframe's current hints to the reviewers."""
@@ -125,7 +108,7 @@ def submit(keyframe: Keyframe, actor, message: str = "") -> Review:
                        + (" (edit its hints to reopen it)" if keyframe.review_status == S.CHANGES_REQUESTED else ""))
     review = _step(keyframe, actor, Review.Kind.SUBMITTED, S.SUBMITTED, comment=(message or "")[:MAX_COMMENT])
     notify(keyframe.shot.project, _members(keyframe.shot.project, Role.REVIEWER), actor, "keyframe.submitted",
-           f"{actor.username} submitted {_where(keyframe)} for review", keyframe=keyframe)
+           f"{actor.username} submitted {where(keyframe)} for review", keyframe=keyframe)
     return review
 
 
@@ -157,7 +140,7 @@ def approve(keyframe: Keyframe, actor, *, content_hash: str | None = None, comme
     review = _step(keyframe, actor, Review.Kind.APPROVED, S.APPROVED, comment=(comment or "")[:MAX_COMMENT],
                    references=cited, sources=snapshots(cited, keyframe.head))
     recipients = get_user_model().objects.filter(pk__in=authors(keyframe, keyframe.head))
-    notify(project, recipients, actor, "keyframe.approved", f"{actor.username} approved {_where(keyframe)}",
+    notify(project, recipients, actor, "keyframe.approved", f"{actor.username} approved {where(keyframe)}",
            keyframe=keyframe)
     return review
 
@@ -178,7 +161,7 @@ def request_changes(keyframe: Keyframe, actor, comment: str, *, content_hash: st
     review = _step(keyframe, actor, Review.Kind.CHANGES_REQUESTED, S.CHANGES_REQUESTED, comment=comment[:MAX_COMMENT])
     recipients = get_user_model().objects.filter(pk__in=authors(keyframe, keyframe.head))
     notify(project, recipients, actor, "keyframe.changes_requested",
-           f"{actor.username} requested changes on {_where(keyframe)}: {comment[:200]}", keyframe=keyframe)
+           f"{actor.username} requested changes on {where(keyframe)}: {comment[:200]}", keyframe=keyframe)
     return review
 
 
@@ -210,7 +193,7 @@ def add_comment(keyframe: Keyframe, actor, text: str, x=None, y=None):
     reviewers = Review.objects.filter(keyframe=keyframe).exclude(actor=None).values_list("actor_id", flat=True)
     recipients = get_user_model().objects.filter(pk__in=authors(keyframe, keyframe.head) | set(reviewers))
     notify(project, recipients, actor, "keyframe.commented",
-           f"{actor.username} commented on {_where(keyframe)}: {comment.text[:200]}", keyframe=keyframe)
+           f"{actor.username} commented on {where(keyframe)}: {comment.text[:200]}", keyframe=keyframe)
     return comment
 
 

@@ -19,6 +19,7 @@ from annotations import engines, frames, storage
 from annotations.models import Keyframe, Notification
 from annotations.permissions import Cap, capabilities, get_keyframe, get_shot
 from annotations.review import actions as review_actions
+from annotations.shot_state import shot_state
 
 PREVIEW_LONG_SIDE = 960
 THUMB_LONG_SIDE = 320
@@ -64,13 +65,16 @@ def keyframe_review(request, pk):
     cited, unlinked = review_actions.cited_references(keyframe, keyframe.head)
     authors = review_actions.authors(keyframe, keyframe.head)
     comments = keyframe.review_comments.select_related("author", "revision")
+    approval = review_actions.current_approval(keyframe)
     return _page(request, "review/keyframe.html", {
         "keyframe": keyframe, "shot": shot, "project": shot.project, "revision": keyframe.head,
-        "sources": review_actions.snapshots(cited, keyframe.head), "unlinked": unlinked,
+        # An approval's own sources include the references the reviewer checked besides the cited ones.
+        "sources": approval.sources if approval else review_actions.snapshots(cited, keyframe.head),
+        "unlinked": unlinked,
         "references": shot.project.references.all(),
         "history": keyframe.reviews.select_related("actor", "revision"),
         "comments": comments, "comments_json": [{"x": c.x, "y": c.y} for c in comments if c.x is not None],
-        "timecode": shot.timecode(keyframe.frame), "approval": review_actions.current_approval(keyframe),
+        "timecode": shot.timecode(keyframe.frame), "approval": approval,
         "can_review": Cap.REVIEW in caps and request.user.pk not in authors,
         "is_author": request.user.pk in authors,
         "can_submit": Cap.SUBMIT in caps, "can_comment": bool(caps & {Cap.REVIEW, Cap.EDIT_HINTS}),
@@ -88,7 +92,7 @@ def shot_review(request, pk):
     except review_actions.Conflict as exc:
         blocked = exc.message
     return _page(request, "review/shot.html", {
-        "shot": shot, "project": shot.project, "blocked": blocked,
+        "shot": shot, "project": shot.project, "blocked": blocked, "state": shot_state(shot),
         "keyframes": shot.keyframes.select_related("head"),
         "renders": shot.renders.select_related("requested_by").prefetch_related("stretches", "deliverables")[:20],
         "can_render": Cap.RENDER in caps, "can_download": Cap.DOWNLOAD in caps,

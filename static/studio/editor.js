@@ -5,9 +5,15 @@
 // shows at once and the server's answer (which includes everyone's edits) never loses it.
 // Edits in flight are an outbox: kept while the connection is down (or the database is not
 // reachable) and sent again when it is back; each carries an id, so the server applies it once.
+// The outbox is also kept in localStorage, so a reload or a closed tab loses nothing: the next
+// page of this keyframe sends it again with the same ids.
+//
+// Editing a submitted or approved keyframe withdraws the submission or approval: the editor asks
+// first. Bursts of nudges and patch-size changes are one revision per gesture.
 
 import { applyOps, clone, hitTest, inverseOps, newId, simplify, touchedIds } from "./hints.js";
 import { drawGamut, gamutPick, hexToRgb, isHex, lumaToL, rgbToLab } from "./color.js";
+import { api } from "./http.js";
 import { StudioSocket } from "./socket.js";
 import { Viewport } from "./viewport.js";
 
@@ -17,6 +23,10 @@ const canvas = $("stage");
 const ctx = canvas.getContext("2d");
 const view = new Viewport();
 const RECENT_KEY = "colorproj.recentColors";
+const OUTBOX_PREFIX = `colorproj.outbox.${data.id}.`; // + the page's client id
+const GESTURE_MS = 700; // a pause this long ends a burst of nudges or patch-size steps
+const REVIEWED = ["submitted", "approved"];
+const STATUS_LABELS = { draft: "Draft", submitted: "Submitted", approved: "Approved", changes_requested: "Changes requested" };
 
 const state = {
   server: { revision: 0, hints: { points: [], strokes: [] } },
@@ -24,7 +34,10 @@ const state = {
   hints: { points: [], strokes: [] },
   tool: data.canEdit ? "point" : "select",
   view: "overlay",
-  selection: null,          // {kind, id}
+  selection: null,          // {kind, id, placed?}: placed = selected by placing it, not by the user
+  review: { status: data.reviewStatus, history: [], comments: [] },
+  withdrawConfirmed: false, // the user agreed to withdraw the current submission or approval
+  deletedBy: new Map(),     // hint id -> who deleted it (to tell someone whose drag lost)
   color: "#b04a30",
   reference: null,
   patch: 3,
@@ -48,6 +61,7 @@ let requestSeq = 0;
 let retryTimer = null; // resends edits the server could not store yet
 const clientId = Math.random().toString(36).slice(2, 10); // edit ids are unique per editor page
 let spaceHeld = false;
+let gestureTimer = null;
 
 // --- The frame (full resolution, for pixel-level zoom and the lightness of points) -----------------
 
@@ -84,6 +98,7 @@ socket
     state.you = m.you;
     state.canEdit = m.you.can_edit;
     state.server = { revision: m.revision, hints: m.hints };
+    setReviewStatus(m.review_status);
     // (Re)connected: send every edit not yet confirmed; those that did land are answered with their revision.
     for (const entry of state.pending) entry.sent = false;
     if (state.pending.length) notice(`Reconnected: sending ${state.pending.length} edit${state.pending.length > 1 ? "s" : ""} made meanwhile.`);
@@ -102,8 +117,15 @@ socket
     const mine = m.actor === data.user;
     if (!mine) announceForeignEdit(m);
     state.server = { revision: m.revision, hints: m.hints };
+    if (m.review_status) setReviewStatus(m.review_status);
     dropConfirmed();
     scheduleHistory();
+  })
+  .on("event", (m) => {
+    // Review steps (submitted, approved, changes requested, commented) of this keyframe.
+    if (!m.event.startsWith("keyframe.")) return;
+    if (m.data?.review_status) setReviewStatus(m.data.review_status);
+    loadReview();
   })
   .on("unavailable", (m) => {
     // The server could not store the edit just now: keep it and send it again shortly.
@@ -138,6 +160,7 @@ socket
 
 function flushOutbox() {
   for (const entry of state.pending) {
+    if (entry.held) break; // a gesture still going on: it and everything after it wait, in order
     if (!entry.sent) entry.sent = socket.send({ type: "edit", ops: entry.ops, request: entry.request, edit_id: entry.request });
   }
   recompute();
@@ -162,11 +185,13 @@ function recompute() {
   }
   state.hints = hints;
   if (state.selection && !findHint(state.selection)) state.selection = null;
-  const unsent = state.pending.filter((p) => !p.sent).length;
+  saveOutbox();
+  const unsent = state.pending.filter((p) => !p.sent && !p.held).length;
   $("revision").textContent = `revision ${state.server.revision}${unsent ? ` · ${unsent} unsent` : state.pending.length ? " · saving…" : ""}`;
   $("editor").dataset.revision = state.server.revision;
   $("editor").dataset.pending = state.pending.length;
   updatePreviewStatus();
+  updateSubmitButton();
   renderSelection();
   invalidate();
 }
@@ -174,6 +199,7 @@ function recompute() {
 // Someone else's revision: tell the user when it touched a hint they are working on, and flash it.
 function announceForeignEdit(m) {
   const ids = touchedIds(m.ops);
+  for (const op of m.ops) if (op.op?.startsWith("delete_")) state.deletedBy.set(op.id, m.actor);
   const peerColor = [...state.peers.values()].find((p) => p.user === m.actor)?.color || "#fff";
   for (const id of ids) state.flashes.set(id, { color: peerColor, until: performance.now() + 1500 });
   const mineInFlight = new Set(state.pending.flatMap((p) => [...touchedIds(p.ops)]));
@@ -184,24 +210,181 @@ function announceForeignEdit(m) {
 
 // --- Edits, undo, redo ---------------------------------------------------------------------------------
 
-function edit(ops, { undoable = true } = {}) {
+// `gesture` (e.g. "nudge:<point id>"): edits of one gesture that follow each other within
+// GESTURE_MS are merged into one outbox entry, one revision and one undo step.
+function edit(ops, { undoable = true, gesture = null } = {}) {
   if (!state.canEdit) { notice("Your role lets you watch this keyframe, not edit it."); return false; }
+  if (!deliberate(() => edit(ops, { undoable, gesture }))) { recompute(); return false; }
   let inverse;
   try {
     inverse = inverseOps(state.hints, ops);
     applyOps(state.hints, ops);
   } catch (error) { notice(error.message, "bad"); return false; }
-  const entry = { request: `${clientId}-e${++requestSeq}`, ops, sent: false };
+  const last = state.pending[state.pending.length - 1];
+  if (gesture && last?.held && last.gesture === gesture) {
+    last.ops = mergeUpdates(last.ops, ops);
+    if (undoable && state.undo.length) state.undo[state.undo.length - 1].ops = last.ops;
+    holdGesture();
+    recompute();
+    return true;
+  }
+  releaseGesture();
+  const entry = { request: `${clientId}-e${++requestSeq}`, ops, sent: false, held: Boolean(gesture), gesture };
   state.pending.push(entry);
+  if (gesture) holdGesture();
   flushOutbox(); // in order: behind any edit still waiting to be sent
-  if (!entry.sent) notice("Offline: the edit is kept and will be sent when the connection is back.");
+  if (!entry.sent && !entry.held) notice("Offline: the edit is kept and will be sent when the connection is back.");
   if (undoable) { state.undo.push({ ops, inverse }); state.redo = []; }
   updateUndoButtons();
   recompute();
   return true;
 }
 
+// One update op per hint: the later changes win (the ops of one gesture address one hint).
+function mergeUpdates(earlier, later) {
+  const merged = earlier.map((op) => ({ ...op, changes: { ...op.changes } }));
+  for (const op of later) {
+    const same = merged.find((o) => o.op === op.op && o.id === op.id);
+    if (same) Object.assign(same.changes, op.changes); else merged.push(op);
+  }
+  return merged;
+}
+
+function holdGesture() {
+  clearTimeout(gestureTimer);
+  gestureTimer = setTimeout(releaseGesture, GESTURE_MS);
+}
+
+function releaseGesture() {
+  clearTimeout(gestureTimer);
+  const held = state.pending.filter((p) => p.held);
+  if (!held.length) return;
+  for (const entry of held) entry.held = false;
+  flushOutbox();
+  if (held.some((p) => !p.sent)) notice("Offline: the edit is kept and will be sent when the connection is back.");
+}
+
+// --- The outbox in the browser's storage -------------------------------------------------------------
+
+function saveOutbox() {
+  const key = OUTBOX_PREFIX + clientId;
+  try {
+    if (state.pending.length) localStorage.setItem(key, JSON.stringify(state.pending.map(({ request, ops }) => ({ request, ops }))));
+    else localStorage.removeItem(key);
+  } catch (error) { notice(`Unsent edits cannot be kept in this browser (${error.message}); keep the page open until they are sent.`, "bad"); }
+}
+
+// Edits a closed or reloaded page of this keyframe did not get confirmed: adopted, and sent again
+// with their ids on connect (the server applies an edit id once).
+function adoptOutbox() {
+  const keys = Object.keys(localStorage).filter((k) => k.startsWith(OUTBOX_PREFIX));
+  for (const key of keys) {
+    try { for (const { request, ops } of JSON.parse(localStorage.getItem(key))) state.pending.push({ request, ops, sent: false }); }
+    catch { /* unreadable: nothing to send */ }
+    localStorage.removeItem(key);
+  }
+  if (state.pending.length) notice(`${state.pending.length} edit${state.pending.length > 1 ? "s" : ""} not sent before the page was closed will be sent now.`);
+}
+
+window.addEventListener("beforeunload", (event) => {
+  releaseGesture();
+  saveOutbox();
+  if (state.pending.some((p) => p.ackRevision === undefined)) { event.preventDefault(); event.returnValue = ""; }
+});
+
+// --- Review status -------------------------------------------------------------------------------------
+
+function setReviewStatus(status) {
+  if (!status || status === state.review.status) return;
+  state.review.status = status;
+  if (REVIEWED.includes(status)) state.withdrawConfirmed = false;
+  renderReview();
+}
+
+// Run `action` now, unless it would withdraw a submission or approval the user has not agreed to
+// withdraw: then ask, and run it only if they agree. True if it ran now.
+function deliberate(action) {
+  if (!REVIEWED.includes(state.review.status) || state.withdrawConfirmed) return true;
+  const dialog = $("withdraw-dialog");
+  if (dialog.open) return false;
+  const approval = state.review.history.filter((r) => r.kind === "approved").at(-1);
+  $("withdraw-text").textContent = state.review.status === "approved"
+    ? `This keyframe is approved${approval ? ` by ${approval.actor} (revision ${approval.revision})` : ""}. Editing it withdraws the approval: it goes back to draft, the shot cannot be rendered until it is approved again, and ${approval?.actor || "the reviewer"} is notified.`
+    : "This keyframe is submitted for review. Editing it withdraws the submission: it goes back to draft and the reviewers are notified.";
+  dialog.onclose = () => {
+    if (dialog.returnValue !== "edit") { notice("Nothing changed."); recompute(); return; }
+    state.withdrawConfirmed = true;
+    action();
+  };
+  dialog.returnValue = "";
+  dialog.showModal();
+  return false;
+}
+
+async function loadReview() {
+  try {
+    const [reviews, comments] = await Promise.all([api(data.reviewsUrl), api(data.commentsUrl)]);
+    state.review.history = reviews.history;
+    state.review.comments = comments;
+    setReviewStatus(reviews.review_status);
+  } catch (error) { notice(`Could not load the review: ${error.message}`, "bad"); }
+  renderReview();
+}
+
+function renderReview() {
+  const { status, history, comments } = state.review;
+  const pill = $("review-status");
+  pill.textContent = STATUS_LABELS[status] || status;
+  pill.dataset.status = status;
+  $("editor").dataset.reviewStatus = status;
+  const last = history.at(-1);
+  const note = $("review-note");
+  note.replaceChildren();
+  if (last && last.kind !== "submitted" && status !== "draft") {
+    note.append(text("div", `${last.kind === "approved" ? "Approved" : "Changes requested"} by ${last.actor} at revision ${last.revision}`));
+    if (last.comment) note.append(text("blockquote", last.comment));
+  } else if (status === "draft" && last && last.kind !== "submitted") {
+    note.append(text("div", `Was ${last.kind === "approved" ? "approved" : "sent back"} by ${last.actor} at revision ${last.revision}; edited since.`, "muted"));
+  } else if (status === "submitted") {
+    note.append(text("div", `Submitted by ${last?.actor || "–"} at revision ${last?.revision ?? "–"}; waiting for a reviewer.`, "muted"));
+  }
+  $("review-comments").replaceChildren(...comments.map((c, i) => {
+    const li = text("li", "");
+    li.append(text("strong", c.x === null ? "" : `${i + 1} `), text("span", `${c.author} (r${c.revision}): `, "muted"), text("span", c.text));
+    return li;
+  }));
+  updateSubmitButton();
+  invalidate();
+}
+
+function updateSubmitButton() {
+  const submit = $("submit-review");
+  if (!submit) return;
+  const status = state.review.status;
+  submit.disabled = status !== "draft" || state.pending.length > 0;
+  submit.title = status !== "draft" ? `This keyframe is ${(STATUS_LABELS[status] || status).toLowerCase()}`
+    : state.pending.length ? "Your edits are being saved" : "Hand the current hints to the reviewers";
+}
+
+function text(tag, content, className = "") {
+  const el = document.createElement(tag);
+  el.textContent = content;
+  if (className) el.className = className;
+  return el;
+}
+
+async function submitForReview() {
+  if (state.pending.length) { notice("Wait until your edits are saved, then submit."); return; }
+  try {
+    const answer = await api(data.submitUrl, { method: "POST", json: {} });
+    setReviewStatus(answer.review_status);
+    notice("Submitted for review: the reviewers are notified.");
+    loadReview();
+  } catch (error) { notice(`Could not submit: ${error.message}`, "bad"); }
+}
+
 function undo() {
+  if (!deliberate(undo)) return;
   const entry = state.undo.pop();
   if (!entry) return;
   if (edit(entry.inverse, { undoable: false })) state.redo.push(entry); else state.undo.push(entry);
@@ -209,6 +392,7 @@ function undo() {
 }
 
 function redo() {
+  if (!deliberate(redo)) return;
   const entry = state.redo.pop();
   if (!entry) return;
   if (edit(entry.ops, { undoable: false })) state.undo.push(entry); else state.redo.push(entry);
@@ -248,13 +432,18 @@ function deleteSelection() {
 
 // --- Colors -------------------------------------------------------------------------------------------
 
-function applyColor(hex, reference = null) {
+// The rule for colors: a color typed, picked on the gamut or chosen from the references or the
+// recent ones recolors the selected point only when the user selected it (clicked it, Tab);
+// right after placing a point it sets the color of the next points. A suggestion applies to the
+// point it was computed for.
+function applyColor(hex, reference = null, { toPoint = false } = {}) {
   if (!isHex(hex)) { notice(`${hex} is not a #rrggbb color`, "bad"); return; }
   state.color = hex.toLowerCase();
   state.reference = reference;
   state.recent = [state.color, ...state.recent.filter((c) => c !== state.color)].slice(0, 14);
   localStorage.setItem(RECENT_KEY, JSON.stringify(state.recent));
-  const hint = state.selection?.kind === "point" && findHint(state.selection);
+  const chosen = state.selection && (toPoint || !state.selection.placed);
+  const hint = chosen && state.selection.kind === "point" && findHint(state.selection);
   if (hint && (hint.color !== state.color || (hint.reference ?? null) !== reference)) {
     edit([{ op: "update_point", id: hint.id, changes: { color: state.color, reference } }]);
   }
@@ -314,7 +503,7 @@ function renderSuggestions(m) {
       <span class="swatch" style="background:${color}"></span><code>${color}</code>
       <span class="bar"><span style="width:${(probability * 100).toFixed(1)}%"></span></span>
       <span class="prob">${(probability * 100).toFixed(0)}%</span></button>`;
-    li.querySelector("button").onclick = () => applyColor(color);
+    li.querySelector("button").onclick = () => applyColor(color, null, { toPoint: true });
     return li;
   }));
 }
@@ -444,6 +633,7 @@ function draw() {
     ctx.translate(pane.x, 0);
     drawContent(pane);
     drawHints();
+    drawPins();
     drawPeers();
     ctx.restore();
   }
@@ -519,6 +709,17 @@ function drawHints() {
   }
 }
 
+// The reviewers' comments pinned to a point of the frame, numbered as in the review panel.
+function drawPins() {
+  state.review.comments.forEach((c, i) => {
+    if (c.x === null) return;
+    const [x, y] = view.toScreen(c.x, c.y);
+    ctx.fillStyle = "#d9a441"; ctx.strokeStyle = "#000"; ctx.lineWidth = 1.5;
+    ctx.beginPath(); ctx.arc(x, y - 14, 9, 0, 7); ctx.moveTo(x - 4, y - 7); ctx.lineTo(x, y); ctx.lineTo(x + 4, y - 7); ctx.fill(); ctx.stroke();
+    ctx.fillStyle = "#111"; ctx.font = "bold 11px system-ui"; ctx.textAlign = "center"; ctx.fillText(String(i + 1), x, y - 10); ctx.textAlign = "start";
+  });
+}
+
 function flashColor(id, now) {
   const flash = state.flashes.get(id);
   if (!flash) return null;
@@ -553,6 +754,7 @@ function updateZoomLabel() { $("zoom-level").textContent = `${Math.round(view.sc
 function zoom(factor, sx, sy) {
   const pane = panes()[0];
   view.zoomAt(factor, sx ?? pane.w / 2, sy ?? pane.h / 2);
+  state.fitted = false;
   updateZoomLabel();
   invalidate();
 }
@@ -609,7 +811,7 @@ canvas.addEventListener("pointerdown", (event) => {
     if (state.reference) point.reference = state.reference;
     if (edit([{ op: "add_point", point }])) {
       pushRecent(state.color);
-      select({ kind: "point", id: point.id });
+      select({ kind: "point", id: point.id, placed: true });
     }
     return;
   }
@@ -636,6 +838,7 @@ canvas.addEventListener("pointermove", (event) => {
   if (!drag) return;
   if (drag.kind === "pan") {
     view.pan(event.clientX - drag.last[0], event.clientY - drag.last[1]);
+    state.fitted = false;
     drag.last = [event.clientX, event.clientY];
   } else if (drag.kind === "wipe") {
     state.wipe = Math.max(0, Math.min(1, at.sx / drag.pane.w));
@@ -677,11 +880,16 @@ canvas.addEventListener("pointerup", () => {
     else notice("A boundary needs at least two points: press and drag.");
   } else if (drag.kind === "move" && drag.moved) {
     const hint = findHint(drag.hit);
-    const o = drag.original;
     // Send the move against the hint as it was before the drag (recompute restores it first).
     recompute();
-    const changes = drag.hit.kind === "point" ? { x: hint.x, y: hint.y } : { points: hint.points };
-    if (findHint(drag.hit)) edit([{ op: `update_${drag.hit.kind}`, id: o.id, changes }]);
+    if (!hint || !findHint(drag.hit)) {
+      // Someone deleted it while it was being dragged: their change won.
+      const who = state.deletedBy.get(drag.hit.id) || "someone else";
+      notice(`${who} deleted this ${drag.hit.kind} while you were moving it; your move was not applied.`, "bad");
+    } else {
+      const changes = drag.hit.kind === "point" ? { x: hint.x, y: hint.y } : { points: hint.points };
+      edit([{ op: `update_${drag.hit.kind}`, id: drag.original.id, changes }]);
+    }
   }
   invalidate();
 });
@@ -708,10 +916,17 @@ function setTool(tool) {
   canvas.dataset.tool = tool;
 }
 
+// A view change keeps the zoom, and the source pixel at the pane's center (the split view halves the pane).
 function setView(mode) {
+  const before = panes()[0];
+  const center = view.toSource(before.w / 2, before.h / 2);
   state.view = mode;
   document.querySelectorAll("[data-view]").forEach((b) => b.classList.toggle("active", b.dataset.view === mode));
-  fit();
+  if (state.fitted) { fit(); return; }
+  const after = panes()[0];
+  view.ox = after.w / 2 - center[0] * view.scale;
+  view.oy = after.h / 2 - center[1] * view.scale;
+  invalidate();
 }
 
 function setPatch(radius, commit) {
@@ -719,7 +934,9 @@ function setPatch(radius, commit) {
   $("patch").value = state.patch;
   $("patch-value").textContent = state.patch;
   const hint = state.selection?.kind === "point" && findHint(state.selection);
-  if (commit && hint && hint.radius !== state.patch) edit([{ op: "update_point", id: hint.id, changes: { radius: state.patch } }]);
+  if (commit && hint && hint.radius !== state.patch) {
+    edit([{ op: "update_point", id: hint.id, changes: { radius: state.patch } }], { gesture: `patch:${hint.id}` });
+  }
 }
 
 document.querySelectorAll("[data-tool]").forEach((b) => (b.onclick = () => setTool(b.dataset.tool)));
@@ -741,7 +958,7 @@ $("gamut").onclick = (e) => {
 
 function nudge(dx, dy) {
   const hint = state.selection?.kind === "point" && findHint(state.selection);
-  if (hint) edit([{ op: "update_point", id: hint.id, changes: { x: clampX(hint.x + dx), y: clampY(hint.y + dy) } }]);
+  if (hint) edit([{ op: "update_point", id: hint.id, changes: { x: clampX(hint.x + dx), y: clampY(hint.y + dy) } }], { gesture: `nudge:${hint.id}` });
 }
 
 function selectNext() {
@@ -752,7 +969,7 @@ function selectNext() {
 }
 
 window.addEventListener("keydown", (event) => {
-  if (event.target.closest("input, textarea, select")) return;
+  if (event.target.closest("input, textarea, select, dialog")) return;
   const key = event.key, ctrl = event.ctrlKey || event.metaKey;
   if (ctrl && key.toLowerCase() === "z") { event.preventDefault(); event.shiftKey ? redo() : undo(); return; }
   if (ctrl && key.toLowerCase() === "y") { event.preventDefault(); redo(); return; }
@@ -795,10 +1012,15 @@ setTool(state.tool);
 setView("overlay");
 updateUndoButtons();
 updateColorPanel();
+adoptOutbox();
+recompute();
+loadReview();
+$("submit-review")?.addEventListener("click", submitForReview);
 
 // For scripted checks (browser tests) and the console: read-only views of the editor.
 window.studio = {
   state,
+  view,
   size: [data.width, data.height],
   toPage(x, y) {
     const rect = canvas.getBoundingClientRect();

@@ -120,6 +120,23 @@ def test_a_later_edit_invalidates_the_approval(shot, users):
     assert approval.content_hash == approved_hash and approval.revision.number == 2
 
 
+def test_an_edit_that_withdraws_a_review_tells_the_reviewers(shot, users):
+    keyframe, = approve_all(shot, users, frames=(5,))
+    point = keyframe.head.content["points"][0]["id"]
+    apply_hint_ops(keyframe, users["annotator"], [{"op": "update_point", "id": point, "changes": {"color": "#123456"}}])
+    notice = Notification.objects.get(verb="keyframe.withdrawn")
+    assert notice.recipient == users["reviewer"] and notice.keyframe_id == keyframe.pk
+    assert "annotator edited" in notice.message and "approval is withdrawn" in notice.message
+
+    # A submission withdrawn: the project's reviewers are told; a draft edited again: nobody.
+    review.submit(keyframe, users["annotator"])
+    apply_hint_ops(keyframe, users["annotator"], [{"op": "update_point", "id": point, "changes": {"color": "#654321"}}])
+    apply_hint_ops(keyframe, users["annotator"], [{"op": "update_point", "id": point, "changes": {"color": "#abcdef"}}])
+    withdrawn = Notification.objects.filter(verb="keyframe.withdrawn").order_by("pk")
+    assert [n.message.split(": ")[-1] for n in withdrawn] == ["its approval is withdrawn, it is a draft again",
+                                                            "its submission is withdrawn, it is a draft again"]
+
+
 def test_approval_is_refused_if_the_hints_changed_since_opened(shot, users, client_for):
     keyframe = annotate(shot, users["annotator"], 4)
     review.submit(keyframe, users["annotator"])
@@ -176,13 +193,16 @@ def test_reference_requirement_blocks_approval_until_every_color_is_linked(shot,
     assert set(Review.objects.get(kind="approved").references.values_list("pk", flat=True)) == {tunic.pk, grass.pk}
 
 
-def test_reviewers_can_cite_further_references(shot, users):
+def test_reviewers_can_cite_further_references(shot, users, client):
     extra = references.create_reference(shot.project, users["reviewer"], name="Uniform plate", color="#884422",
                                          citation="Plate 12, Army dress regulations 1911")
     keyframe = annotate(shot, users["annotator"], 4)
     review.submit(keyframe, users["annotator"])
     approval = review.approve(keyframe, users["reviewer"], references=[extra.pk])
     assert [s["name"] for s in approval.sources] == ["Uniform plate"]
+    client.force_login(users["annotator"])
+    sources = client.get(reverse("review-keyframe", args=[keyframe.pk])).content.decode().split("<h2>Sources</h2>")[1]
+    assert "Uniform plate" in sources.split("</section>")[0] and "checked by the reviewer" in sources
     with pytest.raises(Exception, match="no color reference"):
         other = annotate(shot, users["annotator"], 6)
         review.submit(other, users["annotator"])

@@ -64,6 +64,44 @@ def test_the_editor_rides_out_a_server_restart(browser, own_server, keyframe, us
         page.context.close()
 
 
+def test_unsent_edits_survive_a_closed_tab(browser, own_server, keyframe, users):
+    server = own_server()
+    page = log_in(browser, server.url, "annotator", "pw-annotator")
+    try:
+        open_editor(page, keyframe)
+        click_at(page, 12, 24)
+        wait_settled(page, 2)
+
+        stop(server)
+        wait_until(page, f"!({LIVE})", 30)
+        click_at(page, 52, 24)
+        click_at(page, 32, 8)
+        wait_until(page, f"{UNSENT} === 2 && document.getElementById('revision').textContent.includes('2 unsent')")
+
+        # Leaving asks first; the user leaves anyway (the tab is closed with the server still down).
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+        with page.expect_event("close"):
+            page.close(run_before_unload=True)
+        assert dialogs == ["beforeunload"]
+
+        # Back later: the edits kept in the browser are sent with their ids, and land once.
+        own_server(port=server.port)
+        again = page.context.new_page()
+        again.on("pageerror", lambda error: dialogs.append(str(error)))
+        open_editor(again, keyframe)
+        wait_settled(again, 4)
+        assert edits_landed(keyframe) == {"revisions": [1, 2, 3, 4], "points": 3, "distinct points": 3,
+                                          "audited edits": 3}
+        again.reload()  # nothing is left to send twice
+        open_editor(again, keyframe)
+        again.wait_for_timeout(1000)
+        assert edits_landed(keyframe)["revisions"] == [1, 2, 3, 4]
+        assert dialogs == ["beforeunload"]
+    finally:
+        page.context.close()
+
+
 @pytest.mark.distributed
 def test_the_editor_rides_out_a_redis_restart_and_a_database_outage(browser, own_server, keyframe, users, tmp_path):
     redis = RedisServer(tmp_path).start()

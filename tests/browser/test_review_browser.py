@@ -99,3 +99,70 @@ def test_a_render_started_from_the_page_shows_live_progress(login, shot, users):
     render.refresh_from_db()
     assert render.status == "done", render.error
     assert page.errors == []
+
+
+def test_shot_status_follows_the_keyframes_and_the_render_page_tells_real_states(login, shot, users, screenshot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotations.keyframes.actions import save_hints
+    from annotations.models import Render, RenderStretch
+
+    keyframes = approve_all(shot, users)
+    page = login("producer", "pw-producer")
+    page.goto(f"/review/shots/{shot.pk}/")
+    assert page.locator("#shot-state").inner_text() == "Approved"
+
+    # A render under way (rows as its jobs leave them): a stretch done, one running, one not started.
+    n = shot.frame_count
+    cuts = [0, n // 3, 2 * n // 3, n]
+    render = Render.objects.create(shot=shot, requested_by=users["producer"], status=Render.Status.RUNNING,
+                                   started=timezone.now() - timedelta(seconds=30),
+                                   keyframes=[{"frame": k.frame, "content_hash": k.head.content_hash} for k in keyframes])
+    for index, (start, end, status, done) in enumerate([(cuts[0], cuts[1], "done", 0), (cuts[1], cuts[2], "running", 2),
+                                                        (cuts[2], cuts[3], "pending", 0)]):
+        RenderStretch.objects.create(render=render, index=index, start=start, end=end, status=status,
+                                     frames_done=done, attempts=1 if status != "pending" else 0)
+    page.goto(f"/review/shots/{shot.pk}/")
+    box = page.locator(f"[data-render='{render.pk}']")
+    assert page.locator("#shot-state").inner_text() == "Rendering"
+    stretches = box.locator("[data-field=stretches]").inner_text()
+    assert "pending" not in stretches
+    assert f"running, 2/{cuts[2] - cuts[1]} frames" in stretches and "waiting for a worker" in stretches
+    assert f"{cuts[1] + 2} of {n} frames propagated" in box.inner_text() and "s left" in box.inner_text()
+    screenshot(page, "review-render-progress")
+    progress = page.request.get(f"/review/renders/{render.pk}/progress.json").json()
+    assert progress["frames_done"] == cuts[1] + 2 and [s["state"] for s in progress["stretches"]] == \
+        ["done", "running", "waiting"]
+
+    # Finished, with the review copy outside legal range: the page's verdict is the check's verdict.
+    limits = {"legal_y": [64, 940], "legal_c": [64, 960], "y": [64, 940], "c": [64, 960], "samples": 100}
+    qc = {"passed": True, "luma": {"max_diff": 1, "limit": 2, "pass": True},
+          "flicker": {"mean": 0.1, "max": 0.2, "limit": 3, "pass": True},
+          "legal_range": {"mp4": {**limits, "bits": 8, "samples_outside": 7, "pass": False, "decides": False},
+                          "prores": {**limits, "bits": 10, "samples_outside": 0, "pass": True, "decides": True}}}
+    RenderStretch.objects.filter(render=render).update(status="done")
+    Render.objects.filter(pk=render.pk).update(status=Render.Status.DONE, finished=timezone.now(), progress=1, qc=qc)
+    page.goto(f"/review/shots/{shot.pk}/")
+    assert page.locator("#shot-state").inner_text() == "Rendered"
+    assert "Quality checks: passed" in box.inner_text() and "FAIL" not in box.inner_text()
+    assert "outside" in box.locator("[data-informative]").inner_text()
+
+    save_hints(keyframes[0], users["annotator"], hints(color="#2040c0"))
+    page.goto(f"/review/shots/{shot.pk}/")
+    assert page.locator("#shot-state").inner_text() == "Outdated since the last render"
+    assert page.errors == []
+
+
+def test_every_page_shows_the_unread_count_and_a_favicon(login, shot, users):
+    approve_all(shot, users, frames=(2,))  # the annotator is told of the approval
+    page = login("annotator", "pw-annotator")
+    for path in (f"/studio/projects/{shot.project_id}/", f"/studio/shots/{shot.pk}/", "/"):
+        page.goto(path)
+        badge = page.locator("[data-unread-url] .badge")
+        badge.wait_for()
+        assert badge.inner_text() == "1", path
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert page.request.get(icon).status == 200
+    assert page.errors == []
