@@ -58,8 +58,8 @@ def register(commands, groups):
     p = groups["benchmark"].add_parser("keyframe", help="preview and full-resolution timings")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch threads (0: torch's default); 1 is faster on a CPU that other jobs share")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1, as the studio's preview workers run; 0: torch's default)")
     p.set_defaults(func=_benchmark)
 
 
