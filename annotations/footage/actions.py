@@ -158,21 +158,24 @@ def ingest(footage: Footage, *, split: bool = False) -> Footage:
         else:
             log.exception("ingest of footage %s failed", footage.pk)
             message = f"ingest failed ({exc.__class__.__name__}: {exc})"
-        _fail(footage, message)
+        fail(footage, message)
         return footage
 
 
 def _valid_timecode(timecode: str | None, rate: Fraction) -> str:
-    if not timecode:
-        return "00:00:00:00"
-    try:
-        media.timecode_to_frames(timecode, rate)
-    except media.MediaError:
-        return "00:00:00:00"
-    return timecode
+    """The source's start timecode as it states it (drop-frame or not); none or an unreadable one:
+    zero, drop-frame where the rate counts that way (29.97, 59.94)."""
+    if timecode:
+        try:
+            media.timecode_to_frames(timecode, rate)
+            return timecode.strip()
+        except media.MediaError:
+            pass
+    return "00:00:00;00" if media.timecode_base(rate)[1] else "00:00:00:00"
 
 
-def _fail(footage: Footage, message: str) -> None:
+def fail(footage: Footage, message: str) -> None:
+    """The ingest failed: no shot and no derivative is left, the footage row says why."""
     storage.delete_tree(footage.derived_dir)
     with transaction.atomic():
         Shot.objects.filter(footage=footage).delete()
