@@ -140,6 +140,7 @@ def ingest(footage: Footage, *, split: bool = False) -> Footage:
                 row.frame_rate_num, row.frame_rate_den = info.frame_rate.numerator, info.frame_rate.denominator
             row.start_timecode = _valid_timecode(info.start_timecode, row.frame_rate)
             row.cuts = detector.cuts
+            row.facts = _conform_decisions(info)
             row.status, row.progress, row.error = Footage.Status.READY, 1.0, ""
             row.save()
             ranges = scene_ranges(detector.cuts if split else [], count)
@@ -160,6 +161,23 @@ def ingest(footage: Footage, *, split: bool = False) -> Footage:
             message = f"ingest failed ({exc.__class__.__name__}: {exc})"
         fail(footage, message)
         return footage
+
+
+def _conform_decisions(info: media.VideoInfo) -> dict:
+    """The source's facts with what ingest and the deliverables do about each (the manifests
+    repeat them)."""
+    facts = dict(info.facts)
+    decisions = {}
+    if facts.get("rotation"):
+        decisions["rotation"] = (f"display matrix applied: stored {facts['stored_size']}, turned "
+                                 f"{facts['rotation']} degrees counterclockwise to {info.width}x{info.height}")
+    if info.width % 2 or info.height % 2:
+        decisions["size"] = (f"{info.width}x{info.height} is odd: the PNG sequence keeps it; the MP4 and ProRes "
+                             "copies repeat the last column/row to an even size (4:2:0 and 4:2:2 need one)")
+    if any(abs(track["start"] - facts.get("video_start", 0)) > 1e-6 for track in facts.get("sound", [])):
+        decisions["start_offsets"] = "sound placed by its timestamps against the picture's first frame"
+    facts["decisions"] = decisions
+    return facts
 
 
 def _valid_timecode(timecode: str | None, rate: Fraction) -> str:

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from inference import media
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
 
@@ -131,12 +133,10 @@ def _frame_order(path: Path):
 
 
 def read_image(path: Path, color: bool) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputError(f"{path} is not a readable image")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
-    return image
+    try:  # upright (EXIF orientation) and within the decode limit, as the studio reads images
+        return media.read_image(path, color=color)
+    except media.MediaError as exc:
+        raise InputError(str(exc)) from None
 
 
 class FrameFolder:
