@@ -13,6 +13,7 @@ read-back check measures only what the codec does.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -78,8 +79,8 @@ def yuv_frame(planes, pix_fmt: str) -> av.VideoFrame:
 # --- Audio ----------------------------------------------------------------------------------------
 
 # The layout a stream of n channels is labelled with (FFmpeg's default order for n). A source's own
-# layout is never read: PyAV overruns a buffer naming a long custom-order layout (a native crash
-# with 7.1 PCM in MOV), and PCM in Matroska states none. Channels keep the source's order.
+# layout is never read: PyAV corrupts its heap around long custom-order layouts (7.1 PCM in MOV),
+# and PCM in Matroska states none. Channels keep the source's order.
 DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 MASTER_PCM = "pcm_s24le"  # every audio stream of the ProRes master: 24-bit PCM, as a broadcast master
 
@@ -165,27 +166,32 @@ def master_audio(output, shot) -> dict:
     if not footage.has_audio or footage.kind != footage.Kind.VIDEO:
         return {"audio": "none in source"}
     tracks = []
-    with storage.local_path(footage.original.name) as path:
+    with storage.local_path(footage.original.name) as path, contextlib.ExitStack() as stack:
         with av.open(str(path)) as probe:
             count = len(probe.streams.audio)
-        for index in range(count):
-            with av.open(str(path)) as source:
-                stream = source.streams.audio[index]
-                channels = _check_channels(stream, index)
-                rate, layout = stream.codec_context.sample_rate, DEFAULT_LAYOUTS[channels]
-                out = output.add_stream(MASTER_PCM, rate=rate)
-                out.layout, out.codec_context.format = layout, "s32"
-                written = 0
-                for block in shot_samples(source, stream, *_audio_span(shot)):
-                    packed = np.rint(np.clip(block, -1, 1 - 2 ** -23) * 2 ** 23).astype(np.int32) << 8
-                    piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(packed.T.reshape(1, -1)),
-                                                       format="s32", layout=layout)
-                    piece.sample_rate, piece.pts = rate, written
-                    written += block.shape[1]
-                    output.mux(out.encode(piece))
-                output.mux(out.encode(None))
-                tracks.append({"source_codec": stream.codec_context.name, "channels": channels,
-                               "labelled": layout, "sample_rate": rate, "samples": written})
+        # One demuxer per stream, each read start to end in turn; every output track is added
+        # before the first packet is muxed (the container's header is written then).
+        sources = [stack.enter_context(av.open(str(path))) for _ in range(count)]
+        plan = []
+        for index, source in enumerate(sources):
+            stream = source.streams.audio[index]
+            channels = _check_channels(stream, index)
+            out = output.add_stream(MASTER_PCM, rate=stream.codec_context.sample_rate)
+            out.layout, out.codec_context.format = DEFAULT_LAYOUTS[channels], "s32"
+            plan.append((source, stream, out))
+        for source, stream, out in plan:
+            rate, layout = stream.codec_context.sample_rate, out.layout.name
+            written = 0
+            for block in shot_samples(source, stream, *_audio_span(shot)):
+                packed = np.rint(np.clip(block, -1, 1 - 2 ** -23) * 2 ** 23).astype(np.int32) << 8
+                piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(packed.T.reshape(1, -1)),
+                                                   format="s32", layout=layout)
+                piece.sample_rate, piece.pts = rate, written
+                written += block.shape[1]
+                output.mux(out.encode(piece))
+            output.mux(out.encode(None))
+            tracks.append({"source_codec": stream.codec_context.name, "channels": stream.codec_context.channels,
+                           "labelled": layout, "sample_rate": rate, "samples": written})
     return {"audio": f"every source audio stream as {MASTER_PCM}, in the source's channel order",
             "audio_codec": MASTER_PCM, "audio_tracks": tracks}
 

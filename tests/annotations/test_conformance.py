@@ -14,28 +14,33 @@ RATE, SAMPLE_RATE, FRAMES = 24, 48000, 24
 BURST_FRAME = 10  # the frame a 1 kHz burst belongs to
 
 
-def make_source(path, *, channels=2, layout="stereo", video_start=0, codec="pcm_s16le", burst=True):
-    """24 frames at 24 fps (the picture starting `video_start` frames after the sound) and PCM
-    sound: silence, but a 1 kHz burst (cosine phase: loud from its first sample) from the
-    presentation time of frame BURST_FRAME on."""
+def make_source(path, *, channels=2, layout="stereo", video_start=0, codec="pcm_s16le", streams=1):
+    """24 frames at 24 fps (the picture starting `video_start` frames after the sound) and
+    `streams` PCM sound streams: silence, but a 1 kHz burst (cosine phase: loud from its first
+    sample) from the presentation time of frame BURST_FRAME on, louder in each next stream."""
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=RATE)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         video.options = {"threads": "1"}
-        audio = container.add_stream(codec, rate=SAMPLE_RATE)
-        audio.layout = layout
         total = (FRAMES + video_start) * SAMPLE_RATE // RATE
-        sound = np.zeros((channels, total), np.float32)
         at = (video_start + BURST_FRAME) * SAMPLE_RATE // RATE
-        if burst:
-            sound[:, at:at + 960] = 0.5 * np.cos(2 * np.pi * 1000 * np.arange(960) / SAMPLE_RATE)
-        packed = np.rint(sound * 32767).astype(np.int16)
+        tracks = [container.add_stream(codec, rate=SAMPLE_RATE) for _ in range(streams)]
+        sounds = []
+        for number, audio in enumerate(tracks):
+            audio.layout = layout
+            sound = np.zeros((channels, total), np.float32)
+            sound[:, at:at + 960] = (0.4 + 0.2 * number) * np.cos(2 * np.pi * 1000 * np.arange(960) / SAMPLE_RATE)
+            sounds.append(np.rint(sound * 32767).astype(np.int16))
         for start in range(0, total, 1000):
-            block = np.ascontiguousarray(packed[:, start:start + 1000].T.reshape(1, -1))
-            frame = av.AudioFrame.from_ndarray(block, format="s16", layout=layout)
-            frame.sample_rate, frame.pts = SAMPLE_RATE, start
-            container.mux(audio.encode(frame))
-        container.mux(audio.encode(None))
+            packets = []  # every track's encoder opens before the first packet is muxed
+            for audio, packed in zip(tracks, sounds):
+                block = np.ascontiguousarray(packed[:, start:start + 1000].T.reshape(1, -1))
+                frame = av.AudioFrame.from_ndarray(block, format="s16", layout=layout)
+                frame.sample_rate, frame.pts = SAMPLE_RATE, start
+                packets += audio.encode(frame)
+            container.mux(packets)
+        for audio in tracks:
+            container.mux(audio.encode(None))
         for index in range(FRAMES):
             image = np.full((48, 64, 3), 40 + 8 * index, np.uint8)
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
@@ -101,6 +106,17 @@ def test_sound_starting_before_the_picture_stays_in_sync(project, users, upload,
     assert burst_onset(decoded(made["prores"][0])) == at  # PCM: to the sample
     # AAC: up to its priming and filter delay, well under a frame (2000 samples).
     assert abs(burst_onset(decoded(made["mp4"][0])) - at) < 2048 + 200
+
+
+def test_every_sound_stream_is_in_the_master_as_pcm(project, users, upload, tmp_path):
+    source = make_source(tmp_path / "two_tracks.mov", streams=2)
+    _, made = deliver(project, users, upload, tmp_path, source)
+    master, info = made["prores"]
+    assert len(info["audio_tracks"]) == 2
+    at = BURST_FRAME * SAMPLE_RATE // RATE
+    for index, level in ((0, 0.4), (1, 0.6)):
+        sound = decoded(master, index)
+        assert burst_onset(sound) == at and abs(np.abs(sound).max() - level) < 0.01
 
 
 def test_a_non_drop_timecode_at_2997_stays_non_drop(project, users, upload, tmp_path):
