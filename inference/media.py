@@ -66,11 +66,10 @@ def probe(path: str | Path) -> VideoInfo:
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             if not rate or not ctx.width or not ctx.height:
                 raise MediaError(f"{Path(path).name}: video stream has no usable size or frame rate")
-            _check_frame_rate(Path(path).name, rate)
             name = Path(path).name
-            durations = _frame_durations(container, stream)
+            _check_frame_rate(name, rate)
+            _check_constant_rate(name, _frame_durations(container, stream), Fraction(rate))
             container.seek(0)
-            _check_constant_rate(name, durations, Fraction(rate))
             rotation = _rotation(name, container, stream)
             count = stream.frames or _count_frames(container, stream)
             timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
@@ -84,7 +83,7 @@ def probe(path: str | Path) -> VideoInfo:
                 pix_fmt=ctx.format.name if ctx.format else "unknown",
                 start_timecode=timecode,
                 has_audio=bool(container.streams.audio),
-                facts=_facts(name, container, stream, rotation, timecode, durations),
+                facts=_facts(name, container, stream, rotation, timecode),
             )
     except MediaError:
         raise
@@ -120,7 +119,7 @@ def _rotation(name: str, container, stream) -> int:
     return rotation % 360
 
 
-def _facts(name: str, container, stream, rotation: int, timecode: str | None, durations) -> dict:
+def _facts(name: str, container, stream, rotation: int, timecode: str | None) -> dict:
     ctx = stream.codec_context
     aspect = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
     sound = []
@@ -137,7 +136,7 @@ def _facts(name: str, container, stream, rotation: int, timecode: str | None, du
         "stored_size": f"{ctx.width}x{ctx.height}",
         "pixel_aspect": str(aspect) if aspect else "1",
         "field_order": FIELD_ORDERS.get(getattr(ctx, "field_order", 0) or 0, "unknown"),
-        "constant_rate": True,
+        "constant_rate": True,  # a variable rate is refused (_check_constant_rate)
         "video_start": _seconds(stream.start_time, stream.time_base),
         "timecode": timecode, "drop_frame": bool(timecode) and is_drop_frame(timecode),
         "sound": sound,
@@ -412,7 +411,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int = SEQUENCE_LIMITS["m
             with Image.open(io.BytesIO(data)) as header:
                 width, height = header.size
                 orientation = header.getexif().get(0x0112, 1)
-    except Image.DecompressionBombError as exc:
+    except Image.DecompressionBombError:
         raise MediaError(f"{name} is too large to decode (over {2 * Image.MAX_IMAGE_PIXELS} pixels)") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise MediaError(f"{name} could not be decoded (not a readable image)") from exc
