@@ -13,6 +13,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
+from colorproj import jobs
+
 log = logging.getLogger("annotations.events")
 
 
@@ -58,6 +60,9 @@ async def _await(send) -> None:
 
 def _runs_on(loop: asyncio.AbstractEventLoop) -> bool:
     return getattr(loop, "_thread_id", None) == threading.get_ident()
+
+
+jobs.child_events_to(lambda group, message: deliver(lambda: get_channel_layer().group_send(group, message)))
 
 
 def send_now(groups: list[str], event: str, data: dict) -> None:

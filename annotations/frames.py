@@ -26,7 +26,8 @@ def open_footage(footage) -> Iterator[Source]:
     if footage.status == footage.Status.READY:  # already probed: do not probe (maybe decode) again
         info = VideoInfo(codec=footage.codec, width=footage.width, height=footage.height,
                          frame_count=footage.frame_count, frame_rate=footage.frame_rate, pix_fmt=footage.pix_fmt,
-                         start_timecode=footage.start_timecode, has_audio=footage.has_audio)
+                         start_timecode=footage.start_timecode, has_audio=footage.has_audio,
+                         facts=footage.facts)
     with storage.local_path(footage.original.name) as path:
         yield open_source(path, frame_rate=footage.frame_rate, info=info)
 

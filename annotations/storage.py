@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -85,5 +86,6 @@ def delete_tree(prefix: str) -> None:
 
 
 def slug(name: str) -> str:
-    """`name` as a safe part of a file name (letters, digits, ._- only)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "shot"
+    """`name` as a safe part of a file name: letters of any script and digits (Unicode NFC), ._-;
+    every other run of characters (separators, spaces, controls) becomes one '_'."""
+    return re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", name)).strip("._") or "shot"

@@ -5,7 +5,10 @@ JSON-serialisable (ids, not objects). Actions enqueue jobs by name ("annotations
 prepare_render"), so they never import the tasks modules that call them; `annotations.tasks`
 imports every tasks module at start-up. A job runs after the surrounding transaction commits:
 
-- embedded mode (default): in a thread pool of this process, one pool per queue;
+- embedded mode (default): in a thread pool of this process, one pool per queue; a "batch" job's
+  body (decoding, encoding, the engines) runs in a child process of its own (forked from a
+  forkserver, so no thread or lock of the web server is copied), so a native crash or an
+  out-of-memory kill there fails that job, through the job's `on_crash`, never the web server;
 - distributed mode (COLORPROJ_JOBS=celery): as a Celery task sent to the queue, so any
   worker consuming "preview" or "batch" (another machine, a GPU box) picks it up.
 
@@ -16,12 +19,19 @@ failover, a network cut) raises `transient` errors and runs again a little later
 """
 from __future__ import annotations
 
+import importlib
 import logging
+import multiprocessing
+import os
+import pickle
+import signal
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable
 
+import django
+from asgiref.sync import async_to_sync
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
@@ -40,10 +50,33 @@ _jobs: dict[str, Callable] = {}     # job name -> function
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pending: set[Future] = set()
 _lock = threading.Lock()
+_child_context = multiprocessing.get_context("forkserver")
+# Loaded once in the forkserver, so each job's child starts with them imported.
+_child_context.set_forkserver_preload(["colorproj.child"])
 
 
-def job(*, queue: str):
-    """Register a function as a background job on `queue` (also a Celery task of the same name)."""
+def _send_event(group: str, message: dict) -> None:
+    async_to_sync(_channel_layer().group_send)(group, message)
+
+
+def _channel_layer():
+    from channels.layers import get_channel_layer  # noqa: PLC0415 (channels' registry reads settings)
+    return get_channel_layer()
+
+
+def child_events_to(send: Callable[[str, dict], None]) -> None:
+    """Hand the live events that jobs running in child processes send to `send(group, message)`
+    in this process (annotations.events does: the in-memory channel layer lives here)."""
+    global _send_event
+    _send_event = send
+
+
+def job(*, queue: str, on_crash: Callable | None = None):
+    """Register a function as a background job on `queue` (also a Celery task of the same name).
+
+    In embedded mode a "batch" job runs in a child process; if that process dies (a native crash,
+    an out-of-memory kill), `on_crash(*args, reason=...)` runs here to record the failure.
+    """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
 
@@ -52,7 +85,7 @@ def job(*, queue: str):
         _tasks[name] = shared_task(  # queue chosen per send
             name=name, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, max_retries=RETRIES,
             retry_backoff=RETRY_FIRST, retry_backoff_max=RETRY_LONGEST, retry_jitter=False)(func)
-        func.job_name, func.job_queue = name, queue
+        func.job_name, func.job_queue, func.on_crash = name, queue, on_crash
         _jobs[name] = func
         return func
 
@@ -92,7 +125,10 @@ def _run_in_thread(func: Callable, args: tuple) -> None:
     for retries in range(task.max_retries + 1):
         close_old_connections()
         try:
-            func(*args)
+            if func.job_queue == "batch":
+                _run_in_child(func, args)
+            else:
+                func(*args)
             return
         except task.autoretry_for as exc:
             if retries == task.max_retries:
@@ -119,3 +155,108 @@ def drain(timeout: float | None = None) -> bool:
         done, not_done = wait(pending, timeout=timeout)
         if not_done:
             return False
+
+
+# --- Batch jobs in child processes (embedded mode) --------------------------------------------
+
+class TransientInChild(OperationalError):
+    """The job's child met an unreachable database: retried like the job itself would be."""
+
+
+def _settings_snapshot() -> dict:
+    """This process's settings as they are now (tests change them at run time), for the child."""
+    snapshot = {}
+    for name in dir(settings):
+        if name.isupper() and name != "CHANNEL_LAYERS":
+            value = getattr(settings, name)
+            try:
+                pickle.dumps(value)
+            except Exception:  # a setting that cannot travel (a callable); the child keeps its own
+                continue
+            snapshot[name] = value
+    return snapshot
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        if -exitcode == signal.SIGKILL:
+            return f"its process was killed ({name}; most often the system ran out of memory)"
+        return f"its process crashed ({name})"
+    return f"its process exited with status {exitcode} before finishing"
+
+
+def _run_in_child(func: Callable, args: tuple) -> None:
+    """Run the job in a child process; relay its live events; raise TransientInChild for an
+    unreachable database; call `func.on_crash` if the child dies without finishing."""
+    receiver, sender = _child_context.Pipe(duplex=False)
+    process = _child_context.Process(target=_child_main, name=f"job {func.job_name}",
+                                     args=(sender, func.job_name, args, _settings_snapshot()))
+    process.start()
+    sender.close()
+    outcome = None
+    with receiver:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                break
+            if message[0] == "event":
+                try:
+                    _send_event(*message[1:])
+                except Exception:  # a live update is best-effort
+                    log.exception("could not relay an event of job %s", func.job_name)
+            else:
+                outcome = message
+    process.join()
+    if outcome is None:
+        reason = f"the job stopped: {_exit_reason(process.exitcode)}"
+        log.error("job %s%r: %s", func.job_name, args, reason)
+        if func.on_crash is not None:
+            func.on_crash(*args, reason=reason)
+    elif outcome[0] == "transient":
+        raise TransientInChild(outcome[1])
+
+
+class _ParentRelay:
+    """The channel layer of a job's child: group sends go to the parent, which delivers them."""
+
+    extensions: list = []
+
+    def __init__(self, **_):
+        pass
+
+    async def group_send(self, group: str, message: dict) -> None:
+        _ParentRelay.send(("event", group, message))
+
+
+def _child_main(sender, name: str, args: tuple, snapshot: dict) -> None:
+    """The body of a job's child process (forked from the forkserver)."""
+    django.setup()
+    for key, value in snapshot.items():
+        setattr(settings, key, value)
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "colorproj.jobs._ParentRelay"}}
+    for alias, config in settings.DATABASES.items():  # the parent's databases (under tests: the test ones)
+        connections[alias].close()
+        connections[alias].settings_dict.update(config)
+    lock = threading.Lock()
+
+    def send(message):
+        with lock:
+            sender.send(message)
+
+    _ParentRelay.send = staticmethod(send)
+    func = _jobs.get(name) or getattr(importlib.import_module(name.rsplit(".", 1)[0]), name.rsplit(".", 1)[1])
+    if name in settings.COLORPROJ_CRASH_JOBS:  # the fault tests' way to crash a job natively
+        os.kill(os.getpid(), signal.SIGSEGV)
+    try:
+        func(*args)
+        send(("done",))
+    except TRANSIENT_ERRORS as exc:
+        send(("transient", str(exc)))
+    except Exception as exc:  # the job records its own failure on its rows
+        log.exception("job %s%r failed", name, args)
+        send(("failed", f"{exc.__class__.__name__}: {exc}"))
+    finally:
+        connections.close_all()
+        sender.close()

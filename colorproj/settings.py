@@ -233,6 +233,9 @@ COLORPROJ_INGEST_QUEUE = os.environ.get("COLORPROJ_INGEST_QUEUE", "batch")
 COLORPROJ_RENDER_KEYFRAME_METHOD = os.environ.get("COLORPROJ_RENDER_KEYFRAME_METHOD", "cnn")
 COLORPROJ_RENDER_PROPAGATION_METHOD = os.environ.get("COLORPROJ_RENDER_PROPAGATION_METHOD", "cnn")
 COLORPROJ_SEQUENCE_START = int(os.environ.get("COLORPROJ_SEQUENCE_START", "1001"))
+# Names of batch jobs whose child process crashes itself (SIGSEGV) as it starts: the fault tests'
+# stand-in for a native crash in a decoder or an engine. Empty in production.
+COLORPROJ_CRASH_JOBS: tuple[str, ...] = ()
 
 
 # --- Media, uploads ----------------------------------------------------------------------------

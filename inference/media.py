@@ -25,6 +25,11 @@ class MediaError(ValueError):
     """A file that is not usable video; the message is fit to show a user."""
 
 
+# Frame rates the studio handles: timecode needs at least one frame a second; above 300 fps no
+# broadcast format exists, and a wild rate is a damaged header.
+FRAME_RATE_RANGE = (Fraction(1), Fraction(300))
+
+
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:
     codec: str
@@ -35,10 +40,23 @@ class VideoInfo:
     pix_fmt: str
     start_timecode: str | None
     has_audio: bool
+    # What the source states beyond size and rate, read at ingest and kept on the footage:
+    # rotation (degrees counterclockwise, from the display matrix; width/height above are already
+    # the displayed ones), pixel aspect, field order, the streams' start times and the sound.
+    facts: dict = dataclasses.field(default_factory=dict)
+
+
+# FFmpeg's AVFieldOrder, as its names (tt: top field first, bb: bottom field first, ...).
+FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+MAX_AUDIO_CHANNELS = 8
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Describe the first video stream of a file, or raise MediaError."""
+    """Describe the first video stream of a file, or raise MediaError.
+
+    Refused, with a message naming the fact: a frame rate outside FRAME_RATE_RANGE, a variable
+    frame rate (frame durations differing by more than half a frame), a rotation that is not a
+    multiple of 90 degrees, a sound stream of more than MAX_AUDIO_CHANNELS channels."""
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -48,22 +66,92 @@ def probe(path: str | Path) -> VideoInfo:
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             if not rate or not ctx.width or not ctx.height:
                 raise MediaError(f"{Path(path).name}: video stream has no usable size or frame rate")
+            name = Path(path).name
+            _check_frame_rate(name, rate)
+            _check_constant_rate(name, _frame_durations(container, stream), Fraction(rate))
+            container.seek(0)
+            rotation = _rotation(name, container, stream)
             count = stream.frames or _count_frames(container, stream)
             timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
+            width, height = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
             return VideoInfo(
                 codec=ctx.name,
-                width=ctx.width,
-                height=ctx.height,
+                width=width,
+                height=height,
                 frame_count=int(count),
                 frame_rate=Fraction(rate),
                 pix_fmt=ctx.format.name if ctx.format else "unknown",
                 start_timecode=timecode,
                 has_audio=bool(container.streams.audio),
+                facts=_facts(name, container, stream, rotation, timecode),
             )
     except MediaError:
         raise
     except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
         raise MediaError(f"{Path(path).name}: not a readable video file ({exc.__class__.__name__})") from exc
+
+
+def _frame_durations(container, stream) -> list[Fraction]:
+    """Seconds between consecutive frames, in presentation order, from the packets' timestamps."""
+    times = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+    return [Fraction(b - a) * stream.time_base for a, b in zip(times, times[1:])]
+
+
+def _check_constant_rate(name: str, durations: list[Fraction], rate: Fraction) -> None:
+    frame = 1 / rate
+    if durations and (max(durations) - min(durations)) > frame / 2:
+        raise MediaError(f"{name}: variable frame rate: frames last from {float(min(durations)) * 1000:.1f} to "
+                         f"{float(max(durations)) * 1000:.1f} ms; conform it to a constant rate before uploading "
+                         "(sound and picture would drift apart)")
+
+
+def _rotation(name: str, container, stream) -> int:
+    """Degrees counterclockwise the display matrix turns the picture (0, 90, 180, 270)."""
+    for frame in container.decode(stream):
+        rotation = round(getattr(frame, "rotation", 0) or 0)
+        break
+    else:
+        rotation = 0
+    container.seek(0)
+    if rotation % 90:
+        raise MediaError(f"{name}: the display matrix rotates the picture by {rotation} degrees; "
+                         "only multiples of 90 can be applied")
+    return rotation % 360
+
+
+def _facts(name: str, container, stream, rotation: int, timecode: str | None) -> dict:
+    ctx = stream.codec_context
+    aspect = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
+    sound = []
+    for index, audio in enumerate(container.streams.audio):
+        channels = audio.codec_context.channels
+        if channels > MAX_AUDIO_CHANNELS:
+            raise MediaError(f"{name}: sound stream {index} has {channels} channels; up to "
+                             f"{MAX_AUDIO_CHANNELS} can be delivered")
+        sound.append({"codec": audio.codec_context.name, "channels": channels,
+                      "sample_rate": audio.codec_context.sample_rate,
+                      "start": _seconds(audio.start_time, audio.time_base)})
+    return {
+        "rotation": rotation,
+        "stored_size": f"{ctx.width}x{ctx.height}",
+        "pixel_aspect": str(aspect) if aspect else "1",
+        "field_order": FIELD_ORDERS.get(getattr(ctx, "field_order", 0) or 0, "unknown"),
+        "constant_rate": True,  # a variable rate is refused (_check_constant_rate)
+        "video_start": _seconds(stream.start_time, stream.time_base),
+        "timecode": timecode, "drop_frame": bool(timecode) and is_drop_frame(timecode),
+        "sound": sound,
+    }
+
+
+def _seconds(value, time_base) -> float:
+    return float(Fraction(value or 0) * time_base) if time_base is not None else 0.0
+
+
+def _check_frame_rate(name: str, rate) -> None:
+    low, high = FRAME_RATE_RANGE
+    if not rate or not low <= Fraction(rate) <= high:
+        raise MediaError(f"{name}: the frame rate is {float(rate or 0):.6g} fps; footage from {low} to {high} fps "
+                         "can be used")
 
 
 def _count_frames(container, stream) -> int:
@@ -191,9 +279,12 @@ class VideoSource(Source):
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 index = self._seek(container, stream, start)
+                turns = self.info.facts.get("rotation", 0) // 90
                 for frame in container.decode(stream):
                     if index >= start:
-                        yield frame.to_ndarray(format=fmt)
+                        # The display matrix applied: the picture as it is meant to be seen.
+                        image = frame.to_ndarray(format=fmt)
+                        yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
                     index += 1
                     if index >= stop:
                         return
@@ -273,37 +364,16 @@ class ImageSequence(Source):
             members.append(member)
         if not members:
             raise MediaError(f"{name}: the archive holds no images")
-        return sorted(members, key=_natural_key)
+        members = sorted(members, key=_natural_key)
+        _check_numbering(name, members)
+        return members
 
     def _decode(self, archive: zipfile.ZipFile, member: str) -> np.ndarray:
         data = archive.read(member)  # bounded by the declared size, checked above
         self._codec = _image_codec(data[:16])
         if self._codec is None:
             raise MediaError(f"{member!r} is not a PNG, TIFF or JPEG image")
-        try:  # the header alone tells the size: refuse pixel bombs before decoding
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as header:
-                    width, height = header.size
-        except Image.DecompressionBombError:
-            raise MediaError(f"{member!r} is too large") from None
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise MediaError(f"{member!r} could not be decoded") from exc
-        if width * height > self.limits["max_pixels"]:
-            raise MediaError(f"{member!r}: frames of {width}x{height} are over the limit of "
-                             f"{self.limits['max_pixels']} pixels")
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise MediaError(f"{member!r} could not be decoded")
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
-        elif image.shape[2] == 4:
-            image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-        else:
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        if image.dtype not in (np.uint8, np.uint16):
-            raise MediaError(f"{member!r}: unsupported sample type {image.dtype}")
-        return image
+        return decode_image(data, repr(member), max_pixels=self.limits["max_pixels"], color=True)
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         stop = len(self.members) if stop is None else min(stop, len(self.members))
@@ -318,6 +388,60 @@ class ImageSequence(Source):
                 yield image
 
 
+# EXIF orientation (TIFF tag 274) -> the turn and flip that shows the picture upright.
+_EXIF_ORIENTATION = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1),
+}
+
+
+def decode_image(data: bytes, name: str, *, max_pixels: int = SEQUENCE_LIMITS["max_pixels"],
+                 color: bool = False) -> np.ndarray:
+    """A PNG, TIFF or JPEG image, upright: its EXIF orientation applied (every reader of the
+    studio and of the `colorproj` commands sees the same picture).
+
+    Returns uint8 or uint16 (as stored), RGB HxWx3 (alpha dropped), or HxW for a gray image
+    unless `color` (then gray is repeated into RGB). MediaError (the message starts with `name`)
+    for an unreadable image or one over `max_pixels`, refused from its header, before decoding.
+    """
+    try:  # the header alone tells the size: refuse pixel bombs before decoding
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as header:
+                width, height = header.size
+                orientation = header.getexif().get(0x0112, 1)
+    except Image.DecompressionBombError:
+        raise MediaError(f"{name} is too large to decode (over {2 * Image.MAX_IMAGE_PIXELS} pixels)") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise MediaError(f"{name} could not be decoded (not a readable image)") from exc
+    if width * height > max_pixels:
+        raise MediaError(f"{name}: frames of {width}x{height} are over the limit of {max_pixels} pixels")
+    # IMREAD_UNCHANGED ignores EXIF orientation (IMREAD_COLOR would apply it): applied below, for all.
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise MediaError(f"{name} could not be decoded")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise MediaError(f"{name}: unsupported sample type {image.dtype}")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB) if image.shape[2] >= 3 else image[..., 0]
+    if color and image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    turn = _EXIF_ORIENTATION.get(orientation)
+    return np.ascontiguousarray(turn(image)) if turn else image
+
+
+def read_image(path: str | Path, *, max_pixels: int = SEQUENCE_LIMITS["max_pixels"], color: bool = False) -> np.ndarray:
+    """An image file, upright and within the decode limit: `decode_image` of its bytes.
+    MediaError naming the file otherwise."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return decode_image(data, str(path), max_pixels=max_pixels, color=color)
+
+
 def _image_codec(head: bytes) -> str | None:
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
@@ -326,6 +450,20 @@ def _image_codec(head: bytes) -> str | None:
     if head.startswith(b"\xff\xd8\xff"):
         return "mjpeg"
     return None
+
+
+def _check_numbering(name: str, members: list[str]) -> None:
+    """MediaError naming the missing frame numbers when the images' last numbers skip any: a gap
+    is lost frames (a scan or a copy cut short), and closing it would shift every later frame."""
+    numbers = [re.findall(r"\d+", Path(member).stem) for member in members]
+    if not all(numbers):
+        return  # not a numbered sequence: the names' order is the frames' order
+    present = {int(found[-1]) for found in numbers}
+    missing = sorted(set(range(min(present), max(present) + 1)) - present)
+    if missing:
+        shown = ", ".join(str(n) for n in missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise MediaError(f"{name}: the image sequence skips frame numbers {shown}; "
+                         "add the missing images or renumber the sequence")
 
 
 def _natural_key(name: str):
@@ -351,6 +489,10 @@ def sniff(path: str | Path, *, max_pixels: int | None = None) -> str:
             if max_pixels and stream.width * stream.height > max_pixels:
                 raise MediaError(f"{name}: frames of {stream.width}x{stream.height} are over the limit of "
                                  f"{max_pixels} pixels")
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            _check_frame_rate(name, rate)
+            _check_constant_rate(name, _frame_durations(container, stream), Fraction(rate))
+            container.seek(0)
             for _ in container.decode(video=0):
                 return "video"
             raise MediaError(f"{name}: the video stream holds no decodable frame")
@@ -361,17 +503,28 @@ def sniff(path: str | Path, *, max_pixels: int | None = None) -> str:
 
 
 def timecode_base(rate: Fraction) -> tuple[int, bool]:
-    """Frames per timecode second and whether drop-frame counting applies (29.97, 59.94)."""
+    """Frames per timecode second and whether the rate can count drop-frame (29.97, 59.94;
+    SMPTE ST 12-1). Whether a timecode does is what it states: see `is_drop_frame`."""
     base = round(rate)
     return base, Fraction(rate) != base and base in (30, 60)
 
 
+def is_drop_frame(timecode: str) -> bool:
+    """SMPTE ST 12-1 writes drop-frame timecode with ';' (or '.') before the frames: '00:01:00;02'."""
+    return ";" in timecode or "." in timecode
+
+
 def timecode_to_frames(timecode: str, rate: Fraction) -> int:
-    base, drop = timecode_base(rate)
+    """Frame count of `timecode` at `rate`, drop-frame if the timecode says so and the rate can
+    (SMPTE ST 12-1). MediaError for a malformed timecode or one with fields out of range."""
+    base, can_drop = timecode_base(rate)
+    drop = can_drop and is_drop_frame(timecode)
     parts = re.split(r"[:;.]", timecode.strip())
     if len(parts) != 4 or not all(p.isdigit() for p in parts):
         raise MediaError(f"bad timecode {timecode!r}")
     hours, minutes, seconds, frames = map(int, parts)
+    if base < 1 or minutes > 59 or seconds > 59 or frames >= base:
+        raise MediaError(f"timecode {timecode!r} is out of range at {rate} fps")
     total = ((hours * 60 + minutes) * 60 + seconds) * base + frames
     if drop:
         skip = base // 15  # 2 frame numbers at 29.97, 4 at 59.94
@@ -380,8 +533,11 @@ def timecode_to_frames(timecode: str, rate: Fraction) -> int:
     return total
 
 
-def frames_to_timecode(count: int, rate: Fraction) -> str:
-    base, drop = timecode_base(rate)
+def frames_to_timecode(count: int, rate: Fraction, *, drop: bool | None = None) -> str:
+    """The timecode of frame `count` at `rate`: drop-frame as `drop` says (None: the rate's
+    convention, drop-frame at 29.97 and 59.94), where the rate can (SMPTE ST 12-1)."""
+    base, can_drop = timecode_base(rate)
+    drop = can_drop and (can_drop if drop is None else drop)
     if drop:
         skip = base // 15
         per_ten = base * 600 - skip * 9

@@ -140,6 +140,7 @@ def ingest(footage: Footage, *, split: bool = False) -> Footage:
                 row.frame_rate_num, row.frame_rate_den = info.frame_rate.numerator, info.frame_rate.denominator
             row.start_timecode = _valid_timecode(info.start_timecode, row.frame_rate)
             row.cuts = detector.cuts
+            row.facts = _conform_decisions(info)
             row.status, row.progress, row.error = Footage.Status.READY, 1.0, ""
             row.save()
             ranges = scene_ranges(detector.cuts if split else [], count)
@@ -158,21 +159,41 @@ def ingest(footage: Footage, *, split: bool = False) -> Footage:
         else:
             log.exception("ingest of footage %s failed", footage.pk)
             message = f"ingest failed ({exc.__class__.__name__}: {exc})"
-        _fail(footage, message)
+        fail(footage, message)
         return footage
 
 
+def _conform_decisions(info: media.VideoInfo) -> dict:
+    """The source's facts with what ingest and the deliverables do about each (the manifests
+    repeat them)."""
+    facts = dict(info.facts)
+    decisions = {}
+    if facts.get("rotation"):
+        decisions["rotation"] = (f"display matrix applied: stored {facts['stored_size']}, turned "
+                                 f"{facts['rotation']} degrees counterclockwise to {info.width}x{info.height}")
+    if info.width % 2 or info.height % 2:
+        decisions["size"] = (f"{info.width}x{info.height} is odd: the PNG sequence keeps it; the MP4 and ProRes "
+                             "copies repeat the last column/row to an even size (4:2:0 and 4:2:2 need one)")
+    if any(abs(track["start"] - facts.get("video_start", 0)) > 1e-6 for track in facts.get("sound", [])):
+        decisions["start_offsets"] = "sound placed by its timestamps against the picture's first frame"
+    facts["decisions"] = decisions
+    return facts
+
+
 def _valid_timecode(timecode: str | None, rate: Fraction) -> str:
-    if not timecode:
-        return "00:00:00:00"
-    try:
-        media.timecode_to_frames(timecode, rate)
-    except media.MediaError:
-        return "00:00:00:00"
-    return timecode
+    """The source's start timecode as it states it (drop-frame or not); none or an unreadable one:
+    zero, drop-frame where the rate counts that way (29.97, 59.94)."""
+    if timecode:
+        try:
+            media.timecode_to_frames(timecode, rate)
+            return timecode.strip()
+        except media.MediaError:
+            pass
+    return "00:00:00;00" if media.timecode_base(rate)[1] else "00:00:00:00"
 
 
-def _fail(footage: Footage, message: str) -> None:
+def fail(footage: Footage, message: str) -> None:
+    """The ingest failed: no shot and no derivative is left, the footage row says why."""
     storage.delete_tree(footage.derived_dir)
     with transaction.atomic():
         Shot.objects.filter(footage=footage).delete()

@@ -35,7 +35,7 @@ class FootageSerializer(serializers.ModelSerializer):
         model = Footage
         fields = ["id", "project", "name", "kind", "size_bytes", "created", "status", "progress", "error", "codec",
                   "pix_fmt", "width", "height", "frame_count", "frame_rate", "start_timecode", "has_audio",
-                  "proxy_width", "proxy_height", "cuts", "shots"]
+                  "proxy_width", "proxy_height", "cuts", "shots", "facts"]
         read_only_fields = fields
 
     def get_frame_rate(self, footage) -> str | None:

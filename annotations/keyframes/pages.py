@@ -17,16 +17,13 @@ from annotations.models import Shot
 from annotations.permissions import Cap, capabilities, get_keyframe, get_shot
 from annotations.projects import actions as project_actions
 from inference.color import to_uint8
-from inference.media import frames_to_timecode, timecode_to_frames
 
 MOTION_PER_KEYFRAME = 0.12  # accumulated mean absolute frame difference (0..1) worth a new keyframe
 CUT_NEIGHBOURHOOD = 1
 
 
 def _timecodes(shot: Shot) -> list[str]:
-    footage = shot.footage
-    origin = timecode_to_frames(footage.start_timecode, footage.frame_rate) + shot.first_frame
-    return [frames_to_timecode(origin + i, footage.frame_rate) for i in range(shot.frame_count)]
+    return [shot.timecode(i) for i in range(shot.frame_count)]
 
 
 @login_required

@@ -4,7 +4,7 @@ from fractions import Fraction
 from django.conf import settings
 from django.db import models
 
-from inference.media import frames_to_timecode, timecode_to_frames
+from inference.media import frames_to_timecode, is_drop_frame, timecode_to_frames
 
 
 def original_path(footage, filename):
@@ -54,6 +54,9 @@ class Footage(models.Model):
     proxy_width = models.PositiveIntegerField(default=0)
     proxy_height = models.PositiveIntegerField(default=0)
     cuts = models.JSONField(default=list, blank=True, help_text="detected scene cuts: first frame of each new scene")
+    facts = models.JSONField(default=dict, blank=True,
+                             help_text="what the source states (rotation, pixel aspect, field order, stream "
+                                       "starts, timecode, sound) and how ingest conformed each")
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -65,6 +68,12 @@ class Footage(models.Model):
     @property
     def frame_rate(self) -> Fraction:
         return Fraction(self.frame_rate_num, self.frame_rate_den)
+
+    def timecode(self, frame: int) -> str:
+        """Timecode of footage frame `frame`, counted from the start timecode as the source states
+        it: drop-frame (';') or not (':'), SMPTE ST 12-1."""
+        origin = timecode_to_frames(self.start_timecode, self.frame_rate)
+        return frames_to_timecode(origin + frame, self.frame_rate, drop=is_drop_frame(self.start_timecode))
 
     @property
     def derived_dir(self) -> str:
@@ -116,15 +125,11 @@ class Shot(models.Model):
 
     @property
     def start_timecode(self) -> str:
-        footage = self.footage
-        origin = timecode_to_frames(footage.start_timecode, footage.frame_rate)
-        return frames_to_timecode(origin + self.first_frame, footage.frame_rate)
+        return self.timecode(0)
 
     def timecode(self, index: int) -> str:
-        """Timecode of shot frame `index`."""
-        footage = self.footage
-        origin = timecode_to_frames(footage.start_timecode, footage.frame_rate)
-        return frames_to_timecode(origin + self.first_frame + index, footage.frame_rate)
+        """Timecode of shot frame `index`, drop-frame exactly when the source's timecode is."""
+        return self.footage.timecode(self.first_frame + index)
 
     def footage_frame(self, index: int) -> int:
         if not 0 <= index < self.frame_count:

@@ -2,6 +2,7 @@
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -159,5 +160,5 @@ class RenderViewSet(viewsets.GenericViewSet):
     def manifest(self, request, pk, kind):
         deliverable = self._deliverable(request, pk, kind)
         response = HttpResponse(deliverables.manifest_json(deliverable.manifest), content_type="application/json")
-        response["Content-Disposition"] = f'attachment; filename="{deliverable.filename}.manifest.json"'
+        response["Content-Disposition"] = content_disposition_header(True, f"{deliverable.filename}.manifest.json")
         return response

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from annotations import engines, frames, storage
 from annotations.models import Keyframe, Notification
@@ -133,7 +134,7 @@ def review_report(request, pk):
     })
     if request.GET.get("download"):
         name = f"{storage.slug(shot.name)}_review_report.html"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Content-Disposition"] = content_disposition_header(True, name)
     return response
 
 

@@ -109,16 +109,9 @@ def _jobs(args):
 
 
 def read_image(path: Path):
-    import cv2
-    import numpy as np
+    from inference import media
 
-    data = np.fromfile(path, np.uint8) if path.stat().st_size else np.zeros(0, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise ValueError("not a readable image")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
-    return image
+    return media.read_image(path)  # upright (EXIF orientation) and within the decode limit
 
 
 def read_hints(path: Path | None, width: int, height: int):

@@ -15,6 +15,7 @@ from inference.media import MediaError, probe, read_frames, write_video
 
 from .files import InputError, image_files, read_image
 
+
 def register(commands, groups):
     p = commands.add_parser("propagate", help="color a shot from its keyframes",
                             description="Color every frame of a shot from color keyframes. Directory form: "

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+from inference import media
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
@@ -25,10 +26,9 @@ def _frame_order(path: Path):
 
 
 def read_image(path: Path, color: bool) -> np.ndarray:
-    """uint8/uint16 image: RGB H x W x 3 when `color`, else as stored (gray H x W stays gray)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputError(f"{path} is not a readable image")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
-    return image
+    """uint8/uint16 image: RGB H x W x 3 when `color`, else as stored (gray H x W stays gray); upright
+    (EXIF orientation) and within the decode limit, as the studio reads images (`media.read_image`)."""
+    try:
+        return media.read_image(path, color=color)
+    except media.MediaError as exc:
+        raise InputError(str(exc)) from None

@@ -224,8 +224,9 @@ def test_sequence_with_mixed_sizes_fails_without_partial_shot(project, users, up
 
 
 def test_sequence_ignores_folders_and_mac_metadata_and_sorts_naturally(project, users, upload):
-    data = _zip({"a/f_10.png": _png(30), "a/f_2.png": _png(20), "a/f_1.png": _png(10),
-                 "__MACOSX/a/._f_1.png": b"junk", "a/.DS_Store": b"junk"})
+    # Natural order 9, 10, 11 (by text it would be 10, 11, 9); no number missing.
+    data = _zip({"a/f_11.png": _png(30), "a/f_9.png": _png(10), "a/f_10.png": _png(20),
+                 "__MACOSX/a/._f_9.png": b"junk", "a/.DS_Store": b"junk"})
     footage = _ingest(project, users, upload, data)
     assert footage.status == Footage.Status.READY, footage.error
     shot = footage.shots.get()

@@ -33,3 +33,14 @@ def test_sniff_by_content(clips, tmp_path):
     fake.write_text("moov mdat ftyp")
     with pytest.raises(MediaError, match="not a video file"):
         sniff(fake)
+
+
+def test_timecode_is_drop_frame_only_where_it_says_so():
+    """29.97 with a non-drop timecode (':') counts every frame number (SMPTE ST 12-1)."""
+    start = timecode_to_frames("00:00:59:15", NTSC)
+    assert start == 59 * 30 + 15
+    assert frames_to_timecode(start + 15, NTSC, drop=False) == "00:01:00:00"
+    assert frames_to_timecode(timecode_to_frames("00:00:59;15", NTSC) + 15, NTSC) == "00:01:00;02"
+    for bad in ("00:00:59:30", "00:61:00:00"):
+        with pytest.raises(MediaError, match="out of range"):
+            timecode_to_frames(bad, NTSC)
