@@ -247,6 +247,9 @@ STORAGES = {
 FILE_UPLOAD_HANDLERS = ["annotations.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("COLORPROJ_UPLOAD_TMP") or None
 COLORPROJ_MAX_UPLOAD_BYTES = int(os.environ.get("COLORPROJ_MAX_UPLOAD_BYTES", str(20 * 2**30)))
+# Any request declaring a longer body is refused (413) before the body is read (colorproj.server):
+# the largest upload plus its multipart form.
+COLORPROJ_MAX_REQUEST_BYTES = COLORPROJ_MAX_UPLOAD_BYTES + 65536
 # Frames over this many pixels are refused at upload, by their header (a decoded frame of a hostile
 # 100000x100000 file would exhaust memory); the default admits 16K scans.
 COLORPROJ_MAX_FRAME_PIXELS = int(os.environ.get("COLORPROJ_MAX_FRAME_PIXELS", str(16384 * 16384)))
