@@ -487,6 +487,10 @@ async def test_websocket_matrix(matrix_world, background_jobs):
     (b"https://evil.example", b"studio.test", False),         # another site's page riding on the session
     (b"http://studio.test.evil.example", b"studio.test", False),
     (b"null", b"studio.test", False),                          # sandboxed frames, file:// pages
+    (b"https://studio.test", b"studio.test", False),          # another scheme (the socket is ws://)
+    (b"http://studio.test:8443", b"studio.test", False),      # another port
+    (b"http://studio.test:80", b"studio.test", True),         # the scheme's default port, spelled out
+    (b"http://studio.test:8000", b"studio.test:8000", True),
 ])
 async def test_websocket_handshake_checks_the_origin(client, matrix_world, origin, host, accepted, settings):
     from channels.db import database_sync_to_async
