@@ -82,6 +82,24 @@ def account_changed(sender, instance, created: bool = False, **kwargs) -> None:
         events.access_changed(instance.pk)
 
 
+def may_create_projects(user) -> bool:
+    """settings.COLORPROJ_PROJECT_CREATORS: "staff" (the default: staff accounts, and users given the
+    `annotations.add_project` permission, e.g. with `allow_project_creation`) or "anyone" (every
+    signed-in user)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return settings.COLORPROJ_PROJECT_CREATORS == "anyone" or user.is_staff or user.has_perm("annotations.add_project")
+
+
+def allow_project_creation(user) -> None:
+    """Give `user` the right to create projects (also in the admin: user permissions)."""
+    from django.contrib.auth.models import Permission  # the auth app's rows, only needed here
+
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="annotations", codename="add_project"))
+    user.__dict__.pop("_perm_cache", None)
+    user.__dict__.pop("_user_perm_cache", None)
+
+
 def visible_projects(user):
     if not getattr(user, "is_authenticated", False):
         return Project.objects.none()

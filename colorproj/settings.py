@@ -253,6 +253,11 @@ COLORPROJ_MAX_REQUEST_BYTES = COLORPROJ_MAX_UPLOAD_BYTES + 65536
 # Frames over this many pixels are refused at upload, by their header (a decoded frame of a hostile
 # 100000x100000 file would exhaust memory); the default admits 16K scans.
 COLORPROJ_MAX_FRAME_PIXELS = int(os.environ.get("COLORPROJ_MAX_FRAME_PIXELS", str(16384 * 16384)))
+# Who may create projects (and so become their manager): "staff" (staff accounts and users given the
+# annotations.add_project permission) or "anyone" signed in.
+COLORPROJ_PROJECT_CREATORS = os.environ.get("COLORPROJ_PROJECT_CREATORS", "staff")
+if COLORPROJ_PROJECT_CREATORS not in ("staff", "anyone"):
+    raise ImproperlyConfigured("COLORPROJ_PROJECT_CREATORS must be 'staff' or 'anyone'")
 COLORPROJ_SEQUENCE_FRAME_RATE = Fraction(os.environ.get("COLORPROJ_SEQUENCE_FRAME_RATE", "24"))
 COLORPROJ_PROXY_LONG_SIDE = int(os.environ.get("COLORPROJ_PROXY_LONG_SIDE", "960"))
 COLORPROJ_THUMB_LONG_SIDE = 320

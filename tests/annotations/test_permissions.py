@@ -71,9 +71,30 @@ def test_anonymous_is_refused(project, client_for):
     assert response.status_code in (401, 403)
 
 
+def test_who_may_create_projects_is_a_setting(users, outsider, client_for, django_user_model, settings):
+    """By default only staff and accounts given the right create projects (anyone could, and so
+    become a manager)."""
+    from annotations.permissions import allow_project_creation
+
+    def create(user):
+        return client_for(user).post(reverse("api:project-list"), {"name": "Mine"}, format="json")
+
+    response = create(outsider)
+    assert response.status_code == 403 and "staff" in response.json()["detail"]
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    assert create(staff).status_code == 201
+    allow_project_creation(outsider)
+    assert create(outsider).status_code == 201
+    settings.COLORPROJ_PROJECT_CREATORS = "anyone"
+    assert create(users["reviewer"]).status_code == 201
+
+
 def test_projects_list_only_mine(users, outsider, client_for):
+    from annotations.permissions import allow_project_creation
     from annotations.projects.actions import create_project
 
+    allow_project_creation(users["annotator"])
+    allow_project_creation(outsider)
     create_project(users["annotator"], "Mine")
     create_project(outsider, "Theirs")
     names = [p["name"] for p in client_for(users["annotator"]).get(reverse("api:project-list")).json()]

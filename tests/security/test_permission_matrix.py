@@ -49,7 +49,7 @@ studio:rendered-frame          GET     302  404       200       200      200    
 api:token                      POST    200  200       200       200      200      200     -
 api:me                         GET     403  200       200       200      200      200     -
 api:project-list               GET     403  200       200       200      200      200     -
-api:project-list               POST    403  201       201       201      201      201     -
+api:project-list               POST    403  403       403       403      403      201     -
 api:project-detail             GET     403  404       200       200      200      200     404
 api:project-detail             PATCH   403  404       403       403      403      200     404
 api:member-list                GET     403  404       200       200      200      200     404
@@ -382,7 +382,7 @@ keyframe  revert    -       -         ack       error    error    ack     -
 keyframe  history   -       -         history   history  history  history -
 keyframe  suggest   -       -         ok        ok       ok       ok      -
 keyframe  preview   -       -         ok        ok       ok       ok      -
-keyframe  cursor    -       -         ok        ok       ok       ok      -
+keyframe  cursor    -       -         ok        error    error    ok      -
 keyframe  ping      -       -         pong      pong     pong     pong    -
 """
 # "closed": the handshake is refused (4403 / 4404, the same for "no such object"); "ok": no error
@@ -412,7 +412,7 @@ def test_every_socket_and_message_type_is_in_the_matrix():
     assert {str(p.pattern) for p in websocket_urlpatterns} == set(WS_ROUTES), "a new socket: add it to WS_MATRIX"
     assert {m for s, m in WS_EXPECTED if s == "keyframe"} - {"connect"} == set(KeyframeEditorConsumer.HANDLERS)
     assert set(WS_MESSAGES) == set(KeyframeEditorConsumer.HANDLERS)
-    # The project socket answers only pings (its receive_json has no handler table).
+    # The project socket answers only pings (it has no handler table).
     assert not hasattr(ProjectEventsConsumer, "HANDLERS")
 
 
