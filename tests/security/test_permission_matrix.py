@@ -53,7 +53,7 @@ api:project-list               POST    403  403       403       403      403    
 api:project-detail             GET     403  404       200       200      200      200     404
 api:project-detail             PATCH   403  404       403       403      403      200     404
 api:member-list                GET     403  404       200       200      200      200     404
-api:member-list                POST    403  404       403       403      403      201     404
+api:member-list                POST    403  404       403       403      403      202     404
 api:member-detail              PATCH   403  404       403       403      403      200     404
 api:member-detail              DELETE  403  404       403       403      403      204     404
 api:project-footage               GET     403  404       200       200      200      200     404
