@@ -10,19 +10,26 @@ would drop a larger one without a close frame), so that the application answers 
 anything over `annotations.sockets.MAX_MESSAGE_BYTES` (512 KiB); above 4 MiB the server closes
 the socket with 1009 (message too big).
 
+In the embedded mode the background jobs run in this server's threads, so renders that a stopped
+server left running are queued again when it starts (`render.actions.resume_interrupted`).
+
     python -m colorproj.server -b 0.0.0.0 -p 8000 colorproj.asgi:application   (daphne's options)
 """
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 
 import daphne.server
+import django
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from django.conf import settings
 
 WEBSOCKET_MAX_MESSAGE_BYTES = 4 * 2**20
+log = logging.getLogger("colorproj.server")
 
 
 class _Discard:
@@ -74,7 +81,22 @@ class StudioServerCommand(CommandLineInterface):
                                  websocket_max_frame_size=WEBSOCKET_MAX_MESSAGE_BYTES)
 
 
+def resume_interrupted_work() -> None:
+    """Embedded mode: the renders the last server was running when it stopped, queued again."""
+    from annotations.render import actions as render_actions  # needs Django set up (main() does)
+
+    if settings.JOBS_MODE != "embedded":
+        return
+    try:
+        render_actions.resume_interrupted()
+    except Exception:  # e.g. a database not migrated yet: serving comes first
+        log.exception("could not resume interrupted renders")
+
+
 def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "colorproj.settings")
+    django.setup()
+    resume_interrupted_work()
     daphne.server.HTTPFactory = LimitedHTTPFactory  # daphne's Server.run() builds its factory by this name
     StudioServerCommand().run(sys.argv[1:] if argv is None else argv)
 
