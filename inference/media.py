@@ -130,6 +130,9 @@ SEQUENCE_LIMITS = {
     "max_ratio": 1000,               # uncompressed / compressed, per member (zip bombs)
     "max_pixels": 16384 * 16384,     # per image
 }
+# An encoded image is never much larger than its raw samples (4 channels of 16 bits) and its
+# metadata (ICC profiles, EXIF, thumbnails); a member that is, is padding: refused unread.
+_MAX_BYTES_PER_PIXEL, _MAX_IMAGE_METADATA = 8, 16 * 2**20
 _SKIPPED_MEMBER = re.compile(r"(^|/)(__MACOSX|\.[^/]*)(/|$)")
 
 
@@ -276,22 +279,31 @@ class ImageSequence(Source):
         return sorted(members, key=_natural_key)
 
     def _decode(self, archive: zipfile.ZipFile, member: str) -> np.ndarray:
-        data = archive.read(member)  # bounded by the declared size, checked above
-        self._codec = _image_codec(data[:16])
-        if self._codec is None:
-            raise MediaError(f"{member!r} is not a PNG, TIFF or JPEG image")
-        try:  # the header alone tells the size: refuse pixel bombs before decoding
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as header:
-                    width, height = header.size
-        except Image.DecompressionBombError:
-            raise MediaError(f"{member!r} is too large") from None
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise MediaError(f"{member!r} could not be decoded") from exc
+        """One member as an HxWx3 uint8/uint16 RGB array. The member is read whole only once its
+        header (read by streaming) showed a frame within the pixel limit and a size that such a
+        frame can need: memory follows the frame, not what the archive declares."""
+        with archive.open(member) as stream:
+            self._codec = _image_codec(stream.read(16))
+            if self._codec is None:
+                raise MediaError(f"{member!r} is not a PNG, TIFF or JPEG image")
+            stream.seek(0)
+            try:  # the header alone tells the size: refuse pixel bombs before decoding
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    with Image.open(stream) as header:
+                        width, height = header.size
+            except Image.DecompressionBombError:
+                raise MediaError(f"{member!r} is too large") from None
+            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                raise MediaError(f"{member!r} could not be decoded") from exc
         if width * height > self.limits["max_pixels"]:
             raise MediaError(f"{member!r}: frames of {width}x{height} are over the limit of "
                              f"{self.limits['max_pixels']} pixels")
+        size = archive.getinfo(member).file_size
+        if size > _MAX_BYTES_PER_PIXEL * width * height + _MAX_IMAGE_METADATA:
+            raise MediaError(f"{member!r} holds more data than a {width}x{height} image can need "
+                             f"({size} bytes)")
+        data = archive.read(member)
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise MediaError(f"{member!r} could not be decoded")
