@@ -59,3 +59,20 @@ def test_the_near_limit_zip_is_refused_at_upload(project, users, client_for, tmp
         response = client_for(users["producer"]).post(
             reverse("api:project-footage", args=[project.pk]), {"file": handle}, format="multipart")
     assert response.status_code == 400 and "more data than" in response.json()["detail"]
+
+
+def test_a_frame_at_the_configured_limit_is_admitted(project, users, client_for, settings, tmp_path):
+    """The frame limit in the settings is what is really accepted (it claimed 16384x16384, which
+    the image decoder refused in every form)."""
+    import math
+
+    import cv2
+
+    side = math.isqrt(settings.COLORPROJ_MAX_FRAME_PIXELS)
+    path = tmp_path / "scan.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("frame_0001.png", cv2.imencode(".png", np.zeros((side, side), np.uint8))[1].tobytes())
+    with open(path, "rb") as handle:
+        response = client_for(users["producer"]).post(
+            reverse("api:project-footage", args=[project.pk]), {"file": handle, "name": "limit"}, format="multipart")
+    assert response.status_code == 202, response.content
