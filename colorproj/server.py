@@ -26,6 +26,7 @@ import daphne.server
 import django
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.ws_protocol import WebSocketFactory
 from django.conf import settings
 
 WEBSOCKET_MAX_MESSAGE_BYTES = 4 * 2**20
@@ -74,6 +75,15 @@ class LimitedHTTPFactory(HTTPFactory):
         return protocol
 
 
+class ClosingWebSocketFactory(WebSocketFactory):
+    """daphne's websocket factory, failing a socket with a close frame (1009 for a message too big)
+    instead of dropping the connection."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setProtocolOptions(failByDrop=False)
+
+
 class StudioServerCommand(CommandLineInterface):
     def __init__(self):
         super().__init__()
@@ -97,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "colorproj.settings")
     django.setup()
     resume_interrupted_work()
-    daphne.server.HTTPFactory = LimitedHTTPFactory  # daphne's Server.run() builds its factory by this name
+    # daphne's Server.run() builds its factories by these names
+    daphne.server.HTTPFactory, daphne.server.WebSocketFactory = LimitedHTTPFactory, ClosingWebSocketFactory
     StudioServerCommand().run(sys.argv[1:] if argv is None else argv)
 
 

@@ -6,6 +6,7 @@ import json
 import socket
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
 from tests.processes import start_server, stop
@@ -47,3 +48,8 @@ def test_large_socket_messages_are_answered_not_dropped(server, project, users, 
             assert answer["type"] == "error" and "larger than" in answer["message"]
         websocket.send(json.dumps({"type": "ping"}))
         assert json.loads(websocket.recv(timeout=10)) == {"type": "pong"}
+        # Past what the server takes at all (4 MiB), a close frame says why: 1009, message too big.
+        websocket.send(json.dumps({"type": "ping", "pad": "x" * 5 * 2**20}))
+        with pytest.raises(ConnectionClosed) as closed:
+            websocket.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
