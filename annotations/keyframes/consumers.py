@@ -1,9 +1,9 @@
 """The keyframe editor's websocket: ws/keyframes/<id>/.
 
 Everyone with the keyframe open shares the group `keyframe.<id>`: hint revisions, previews,
-presence and cursors reach all of them. Any project member may watch; edits, reverts and cursors need the
-EDIT_HINTS capability. Parsing, the access check of every message and the answers to errors sit
-in annotations.sockets.StudioSocket.
+presence and cursors reach all of them. Any project member may watch; edits, reverts and
+cursors need the EDIT_HINTS capability. Parsing, the access check of every message and the
+answers to errors sit in annotations.sockets.StudioSocket.
 
 Client -> server (every message is a JSON object with "type"; "request" is echoed back):
     {"type": "edit", "ops": [...], "request": "r1", "edit_id": "c7-r1"}
