@@ -25,7 +25,7 @@ start: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo --url http://$(HOST):$(PORT)/
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops)"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) colorproj.asgi:application
+	$(PY) -m colorproj.server -b $(HOST) -p $(PORT) colorproj.asgi:application
 
 # Browser tests drive Debian's chromium.
 browser:

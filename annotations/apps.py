@@ -9,3 +9,5 @@ class AnnotationsConfig(AppConfig):
         # Actions enqueue jobs by name; the jobs register themselves when their modules are
         # imported, which needs the models loaded: here, once the app registry is ready.
         from annotations import tasks  # noqa: F401
+        # Membership and account changes close the affected sockets (signal receivers).
+        from annotations import permissions  # noqa: F401

@@ -1,7 +1,9 @@
 """Live events over the channel layer, sent only after the transaction that caused them commits.
 
-Groups: `project.<id>` (everything in a project) and `keyframe.<id>` (one keyframe's editors).
-Consumers receive {"type": "studio.event", "event": "<verb>", "data": {...}}.
+Groups: `project.<id>` (everything in a project), `keyframe.<id>` (one keyframe's editors) and
+`user.<id>` (every socket of one user). Consumers receive {"type": "studio.event", "event":
+"<verb>", "data": {...}}, and {"type": "studio.access", "project": <id> | None} when the user's
+access changed (annotations.sockets closes the socket).
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ def keyframe_group(keyframe_id: int) -> str:
 
 def shot_group(shot_id: int) -> str:
     return f"shot.{shot_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
 
 
 _server_loop: asyncio.AbstractEventLoop | None = None
@@ -67,15 +73,25 @@ jobs.child_events_to(lambda group, message: deliver(lambda: get_channel_layer().
 
 def send_now(groups: list[str], event: str, data: dict) -> None:
     """Send at once, from any thread."""
+    _send(groups, {"type": "studio.event", "event": event, "data": data})
+
+
+def _send(groups: list[str], message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "studio.event", "event": event, "data": data}
     for group in groups:
         try:
             deliver(lambda: layer.group_send(group, message))
         except Exception:  # a live update is best-effort; the rows are already committed
-            log.exception("could not send %s to %s", event, group)
+            log.exception("could not send %s to %s", message["type"], group)
+
+
+def access_changed(user_id: int, project_id: int | None = None) -> None:
+    """Once the current transaction commits, close the user's open sockets of `project_id` (None:
+    of every project): membership, role or account changed, and sockets check access only on
+    each message they receive."""
+    transaction.on_commit(lambda: _send([user_group(user_id)], {"type": "studio.access", "project": project_id}))
 
 
 def broadcast(groups: list[str], event: str, data: dict) -> None:

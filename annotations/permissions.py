@@ -1,12 +1,18 @@
 """Who may do what: one table of capabilities per project role, used by pages, the API and sockets.
 
 A user who is not a member of a project gets 404 for everything in it (its ids do not leak);
-a member whose role lacks a capability gets 403.
+a member whose role lacks a capability gets 403. A deactivated account holds no capability.
+Any change of a membership or of an account's state closes that user's open sockets
+(`access_changed` below; the sockets themselves re-check access on every message).
 """
 from __future__ import annotations
 
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import Http404
 
+from annotations import events
 from annotations.errors import NotAllowed
 from annotations.models import Keyframe, Membership, Project, Role, Shot
 
@@ -40,7 +46,8 @@ def role_of(user, project: Project | int) -> str | None:
     if not getattr(user, "is_authenticated", False):
         return None
     project_id = project if isinstance(project, int) else project.pk
-    return Membership.objects.filter(project_id=project_id, user=user).values_list("role", flat=True).first()
+    return Membership.objects.filter(project_id=project_id, user=user, user__is_active=True) \
+        .values_list("role", flat=True).first()
 
 
 def capabilities(user, project: Project | int) -> frozenset[str]:
@@ -59,6 +66,38 @@ def require(user, project: Project | int, capability: str) -> None:
         raise Http404("no such project")
     if capability not in caps:
         raise NotAllowed(f"your role in this project does not allow: {capability.replace('_', ' ')}")
+
+
+@receiver([post_save, post_delete], sender=Membership, dispatch_uid="membership_access_changed")
+def membership_changed(sender, instance: Membership, created: bool = False, **kwargs) -> None:
+    """A role changed or a membership ended (an action, the admin, a deleted project)."""
+    if not created:
+        events.access_changed(instance.user_id, instance.project_id)
+
+
+@receiver([post_save, post_delete], sender=settings.AUTH_USER_MODEL, dispatch_uid="account_access_changed")
+def account_changed(sender, instance, created: bool = False, **kwargs) -> None:
+    """An account deactivated or deleted loses every socket at once."""
+    if not created and (not instance.is_active or kwargs.get("signal") is post_delete):
+        events.access_changed(instance.pk)
+
+
+def may_create_projects(user) -> bool:
+    """settings.COLORPROJ_PROJECT_CREATORS: "staff" (the default: staff accounts, and users given the
+    `annotations.add_project` permission, e.g. with `allow_project_creation`) or "anyone" (every
+    signed-in user)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return settings.COLORPROJ_PROJECT_CREATORS == "anyone" or user.is_staff or user.has_perm("annotations.add_project")
+
+
+def allow_project_creation(user) -> None:
+    """Give `user` the right to create projects (also in the admin: user permissions)."""
+    from django.contrib.auth.models import Permission  # the auth app's rows, only needed here
+
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="annotations", codename="add_project"))
+    user.__dict__.pop("_perm_cache", None)
+    user.__dict__.pop("_user_perm_cache", None)
 
 
 def visible_projects(user):

@@ -11,7 +11,7 @@ from django.core.files.uploadhandler import SkipFile, TemporaryFileUploadHandler
 
 class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length and content_length > settings.COLORPROJ_MAX_UPLOAD_BYTES + 65536:  # + form overhead
+        if content_length and content_length > settings.COLORPROJ_MAX_REQUEST_BYTES:
             self.request.upload_too_large = True
             return QueryDict(encoding=encoding), MultiValueDict()  # do not even parse the body
 

@@ -61,8 +61,9 @@ class TokenLogin(ObtainAuthToken):
 
 
 class SameOriginValidator:
-    """Refuses a websocket handshake whose Origin is neither the Host it was sent to nor one of
-    CSRF_TRUSTED_ORIGINS (cross-site websocket hijacking rides on the victim's session cookie).
+    """Refuses a websocket handshake whose Origin (scheme, host and port) is neither the site it was
+    sent to nor one of CSRF_TRUSTED_ORIGINS (cross-site websocket hijacking rides on the victim's
+    session cookie; an http:// page must not open the https:// site's sockets either).
 
     Browsers always send Origin; a handshake without one (a script, a test client) carries no
     third-party page's cookies, so it goes on to the session check. Wrapped by Channels'
@@ -74,18 +75,38 @@ class SameOriginValidator:
 
     async def __call__(self, scope, receive, send):
         headers = {name: value.decode("latin1") for name, value in scope.get("headers", [])}
-        if same_origin(headers.get(b"origin"), headers.get(b"host", "")):
+        secure = scope.get("scheme") in ("wss", "https")
+        if same_origin(headers.get(b"origin"), headers.get(b"host", ""), secure=secure):
             return await self.application(scope, receive, send)
         return await WebsocketDenier()(scope, receive, send)
 
 
-def same_origin(origin: str | None, host: str) -> bool:
-    """HTTP/1.1 handshakes always carry Host; without one (an in-process test client) only the
-    ALLOWED_HOSTS check of the outer validator applies."""
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) origin, the port filled in from the scheme; None otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+def same_origin(origin: str | None, host: str, *, secure: bool = False) -> bool:
+    """Whether a handshake's Origin is the site at `host` (its Host header) reached over http(s)
+    (`secure`: the socket is wss) or a trusted origin. HTTP/1.1 handshakes always carry Host;
+    without one (an in-process test client) only the ALLOWED_HOSTS check of the outer validator
+    applies."""
     if origin is None or not host:
         return True
-    netloc = urlsplit(origin).netloc.lower()
-    if not netloc or urlsplit(origin).scheme not in ("http", "https"):
+    theirs = _origin(origin)
+    if theirs is None:
         return False
-    trusted = {urlsplit(o).netloc.lower() for o in settings.CSRF_TRUSTED_ORIGINS}
-    return netloc == host.lower() or any(is_same_domain(netloc, t) for t in trusted)
+    if theirs == _origin(f"{'https' if secure else 'http'}://{host}"):
+        return True
+    for trusted in map(_origin, settings.CSRF_TRUSTED_ORIGINS):
+        if trusted and theirs[0] == trusted[0] and theirs[2] == trusted[2] \
+                and is_same_domain(theirs[1], trusted[1].removeprefix("*")):  # "*.example.com": subdomains
+            return True
+    return False

@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import PIL.Image
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
@@ -250,9 +251,21 @@ STORAGES = {
 FILE_UPLOAD_HANDLERS = ["annotations.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("COLORPROJ_UPLOAD_TMP") or None
 COLORPROJ_MAX_UPLOAD_BYTES = int(os.environ.get("COLORPROJ_MAX_UPLOAD_BYTES", str(20 * 2**30)))
+# Any request declaring a longer body is refused (413) before the body is read (colorproj.server):
+# the largest upload plus its multipart form.
+COLORPROJ_MAX_REQUEST_BYTES = COLORPROJ_MAX_UPLOAD_BYTES + 65536
 # Frames over this many pixels are refused at upload, by their header (a decoded frame of a hostile
-# 100000x100000 file would exhaust memory); the default admits 16K scans.
-COLORPROJ_MAX_FRAME_PIXELS = int(os.environ.get("COLORPROJ_MAX_FRAME_PIXELS", str(16384 * 16384)))
+# 100000x100000 file would exhaust memory); the default admits 8K scans (8192x8192). The image
+# decoder refuses more than twice Pillow's bomb threshold (178956970 pixels; a 16384x16384 frame is
+# over it), so a larger setting would promise what is not accepted: refused here.
+COLORPROJ_MAX_FRAME_PIXELS = int(os.environ.get("COLORPROJ_MAX_FRAME_PIXELS", str(8192 * 8192)))
+if COLORPROJ_MAX_FRAME_PIXELS > 2 * PIL.Image.MAX_IMAGE_PIXELS:
+    raise ImproperlyConfigured(f"COLORPROJ_MAX_FRAME_PIXELS is at most {2 * PIL.Image.MAX_IMAGE_PIXELS}")
+# Who may create projects (and so become their manager): "staff" (staff accounts and users given the
+# annotations.add_project permission) or "anyone" signed in.
+COLORPROJ_PROJECT_CREATORS = os.environ.get("COLORPROJ_PROJECT_CREATORS", "staff")
+if COLORPROJ_PROJECT_CREATORS not in ("staff", "anyone"):
+    raise ImproperlyConfigured("COLORPROJ_PROJECT_CREATORS must be 'staff' or 'anyone'")
 COLORPROJ_SEQUENCE_FRAME_RATE = Fraction(os.environ.get("COLORPROJ_SEQUENCE_FRAME_RATE", "24"))
 COLORPROJ_PROXY_LONG_SIDE = int(os.environ.get("COLORPROJ_PROXY_LONG_SIDE", "960"))
 COLORPROJ_THUMB_LONG_SIDE = 320

@@ -216,8 +216,11 @@ SEQUENCE_LIMITS = {
     "max_members": 200_000,          # entries in a zip
     "max_total_bytes": 200 * 2**30,  # declared uncompressed size of all members
     "max_ratio": 1000,               # uncompressed / compressed, per member (zip bombs)
-    "max_pixels": 16384 * 16384,     # per image
+    "max_pixels": 8192 * 8192,       # per image (the studio: COLORPROJ_MAX_FRAME_PIXELS)
 }
+# An encoded image is never much larger than its raw samples (4 channels of 16 bits) and its
+# metadata (ICC profiles, EXIF, thumbnails); a member that is, is padding: refused unread.
+_MAX_BYTES_PER_PIXEL, _MAX_IMAGE_METADATA = 8, 16 * 2**20
 _SKIPPED_MEMBER = re.compile(r"(^|/)(__MACOSX|\.[^/]*)(/|$)")
 
 
@@ -369,11 +372,31 @@ class ImageSequence(Source):
         return members
 
     def _decode(self, archive: zipfile.ZipFile, member: str) -> np.ndarray:
-        data = archive.read(member)  # bounded by the declared size, checked above
-        self._codec = _image_codec(data[:16])
-        if self._codec is None:
-            raise MediaError(f"{member!r} is not a PNG, TIFF or JPEG image")
-        return decode_image(data, repr(member), max_pixels=self.limits["max_pixels"], color=True)
+        """One member as an HxWx3 uint8/uint16 RGB array, upright (`decode_image`). The member is
+        read whole only once its header (read by streaming) showed a frame within the pixel limit
+        and a size that such a frame can need: memory follows the frame, not what the archive declares."""
+        with archive.open(member) as stream:
+            self._codec = _image_codec(stream.read(16))
+            if self._codec is None:
+                raise MediaError(f"{member!r} is not a PNG, TIFF or JPEG image")
+            stream.seek(0)
+            try:  # the header alone tells the size: refuse pixel bombs before decoding
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    with Image.open(stream) as header:
+                        width, height = header.size
+            except Image.DecompressionBombError:
+                raise MediaError(f"{member!r} is too large") from None
+            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                raise MediaError(f"{member!r} could not be decoded") from exc
+        if width * height > self.limits["max_pixels"]:
+            raise MediaError(f"{member!r}: frames of {width}x{height} are over the limit of "
+                             f"{self.limits['max_pixels']} pixels")
+        size = archive.getinfo(member).file_size
+        if size > _MAX_BYTES_PER_PIXEL * width * height + _MAX_IMAGE_METADATA:
+            raise MediaError(f"{member!r} holds more data than a {width}x{height} image can need "
+                             f"({size} bytes)")
+        return decode_image(archive.read(member), repr(member), max_pixels=self.limits["max_pixels"], color=True)
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         stop = len(self.members) if stop is None else min(stop, len(self.members))

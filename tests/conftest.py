@@ -208,7 +208,9 @@ def outsider(django_user_model):
 def project(users):
     from annotations.projects import actions as projects
     from annotations.models import Role
+    from annotations.permissions import allow_project_creation
 
+    allow_project_creation(users[Role.MANAGER])
     project = projects.create_project(users[Role.MANAGER], "Test project")
     for role in (Role.ANNOTATOR, Role.REVIEWER, Role.PRODUCER):
         projects.add_member(project, users[Role.MANAGER], users[role], role)

@@ -44,7 +44,7 @@ def child_env(extra: dict | None = None) -> dict:
 
 
 def daphne_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "colorproj.asgi:application"]
+    return [sys.executable, "-m", "colorproj.server", "-b", "127.0.0.1", "-p", str(port), "colorproj.asgi:application"]
 
 
 def worker_command(queues: str, name: str, concurrency: int = 1, loglevel: str = "info",

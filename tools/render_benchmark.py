@@ -47,6 +47,7 @@ def main(argv=None) -> int:
 def run(width: int, height: int, frame_count: int, keys: list[int], folder: Path) -> int:
     # Imported here: the studio's models load only once main() has pointed the settings at the
     # throwaway database and called django.setup().
+    from annotations.permissions import allow_project_creation
     from annotations.projects import actions as projects
     from annotations.render import actions as render_actions
     from annotations.review import actions as review
@@ -57,6 +58,7 @@ def run(width: int, height: int, frame_count: int, keys: list[int], folder: Path
     from inference.media import write_video
 
     users = {role: get_user_model().objects.create_user(role) for role in ("annotator", "reviewer", "producer")}
+    allow_project_creation(users["producer"])
     project = projects.create_project(users["producer"], "Benchmark")
     for role in ("annotator", "reviewer"):
         projects.add_member(project, users["producer"], users[role], role)

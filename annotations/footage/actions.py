@@ -65,6 +65,9 @@ def upload_footage(project, actor, uploaded, *, name: str | None = None, frame_r
             kind = media.sniff(path, max_pixels=settings.COLORPROJ_MAX_FRAME_PIXELS)
         except media.MediaError as exc:
             raise Invalid(f"{display}: {str(exc).split(': ', 1)[-1]}") from None
+        except Exception as exc:  # any other failure to read the upload (a bad CRC-32...) is its content's
+            log.warning("upload check of %s failed: %r", display, exc)
+            raise Invalid(f"{display}: could not be read as a video or an image-sequence zip") from None
         rate = parse_frame_rate(frame_rate) if frame_rate not in (None, "") else settings.COLORPROJ_SEQUENCE_FRAME_RATE
         footage = Footage(project=project, name=display, kind=kind,
                           size_bytes=path.stat().st_size, uploaded_by=actor,

@@ -1,8 +1,9 @@
 """The keyframe editor's websocket: ws/keyframes/<id>/.
 
 Everyone with the keyframe open shares the group `keyframe.<id>`: hint revisions, previews,
-presence and cursors reach all of them. Any project member may watch; edits need the
-EDIT_HINTS capability, checked on every edit (a role can change while a socket is open).
+presence and cursors reach all of them. Any project member may watch; edits, reverts and
+cursors need the EDIT_HINTS capability. Parsing, the access check of every message and the
+answers to errors sit in annotations.sockets.StudioSocket.
 
 Client -> server (every message is a JSON object with "type"; "request" is echoed back):
     {"type": "edit", "ops": [...], "request": "r1", "edit_id": "c7-r1"}
@@ -22,30 +23,21 @@ Server -> client:
 from __future__ import annotations
 
 import asyncio
-
-import json
-import logging
 import uuid
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
 from annotations import events
-from annotations.errors import ActionError, Conflict, NotAllowed
+from annotations.errors import ActionError, NotAllowed
 from annotations.keyframes import actions as keyframe_actions
 from annotations.keyframes import previews
 from annotations.keyframes.state import preview_state
 from annotations.models import HintRevision, Keyframe
 from annotations.permissions import Cap, capabilities, get_keyframe
-from colorproj.jobs import TRANSIENT_ERRORS
+from annotations.sockets import BadMessage, StudioSocket
 
-log = logging.getLogger("annotations.studio")
-
-MAX_MESSAGE_BYTES = 512 * 1024
-# Source pixels a cursor may be off the frame: a larger number (JSON allows 10**300) would be
-# refused by the Redis channel layer's encoding, after the message was accepted.
-MAX_CURSOR = 1_000_000
+CURSOR_TOOLS = ("point", "stroke", "select", "pan")  # the editor's tools (templates/studio/keyframe.html)
 PEER_COLORS = ("#4fc3f7", "#f06292", "#aed581", "#ffb74d", "#ba68c8", "#4db6ac", "#e57373", "#fff176")
 
 
@@ -59,11 +51,6 @@ def open_keyframe(user, keyframe_id: int) -> tuple[Keyframe, frozenset[str]] | N
     except (Http404, NotAllowed):
         return None
     return keyframe, capabilities(user, keyframe.shot.project_id)
-
-
-@database_sync_to_async
-def capabilities_of(user, project_id: int) -> frozenset[str]:
-    return capabilities(user, project_id)
 
 
 @database_sync_to_async
@@ -123,7 +110,7 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
-class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
+class KeyframeEditorConsumer(StudioSocket):
     """One editor (or watcher) of one keyframe."""
 
     # --- Connection -----------------------------------------------------------------------------
@@ -141,7 +128,7 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
         self.group = events.keyframe_group(self.keyframe_id)
         self.peer = {"id": uuid.uuid4().hex[:10], "user": self.user.username,
                      "color": PEER_COLORS[self.user.pk % len(PEER_COLORS)], "can_edit": Cap.EDIT_HINTS in caps}
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(self.group)
         await self.accept()
         shot = keyframe.shot
         await self.send_json({
@@ -157,69 +144,34 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self._announce("leave")
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave()
 
     async def _announce(self, action: str):
         await self.channel_layer.group_send(self.group, {"type": "studio.presence", "action": action,
                                                          "peer": self.peer, "channel": self.channel_name})
 
-    @classmethod
-    async def decode_json(cls, text_data):
-        if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
-            return {"type": "__too_large__"}
-        try:
-            return json.loads(text_data)
-        except ValueError:
-            return None
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        if bytes_data is not None:
-            await self.error("binary messages are not supported; send JSON text")
-            return
-        await super().receive(text_data=text_data, **kwargs)
-
-    async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict):
-            await self.error("messages must be JSON objects with a 'type'")
-            return
-        request = content.get("request")
-        request = request if isinstance(request, (str, int)) and not isinstance(request, bool) else None
+    async def handle(self, content, request):
         kind = content.get("type")
-        if kind == "__too_large__":
-            await self.error(f"message larger than {MAX_MESSAGE_BYTES} bytes", request)
-            return
         handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            await self.error(f"unknown message type {kind!r}; expected one of {', '.join(self.HANDLERS)}", request)
-            return
+            raise BadMessage(f"unknown message type {kind!r}; expected one of {', '.join(self.HANDLERS)}")
         try:
             await handler(self, content, request)
         except Keyframe.DoesNotExist:
             await self.send_json({"type": "deleted"})
-        except ActionError as exc:
-            await self.send_json({"type": "conflict" if isinstance(exc, Conflict) else "error",
-                                  "message": exc.message, "request": request})
-        except TRANSIENT_ERRORS as exc:
-            log.warning("keyframe socket %s: %s: database unreachable (%s)", self.keyframe_id, kind, exc)
-            await self.send_json({"type": "unavailable", "request": request,
-                                  "message": "the database is not reachable right now; send it again in a moment"})
-        except Exception:  # never let one bad message kill everybody's socket
-            log.exception("keyframe socket %s: %s failed", self.keyframe_id, kind)
-            await self.error(f"could not handle {kind!r} (server error)", request)
 
     async def error(self, message: str, request=None):
         await self.send_json({"type": "error", "message": message, "request": request})
 
-    async def _require_edit(self):
-        caps = await capabilities_of(self.user, self.project_id)
-        if Cap.EDIT_HINTS not in caps:
+    def _require_edit(self):
+        if Cap.EDIT_HINTS not in self.caps:  # read for this message (StudioSocket.receive)
             raise NotAllowed("your role in this project lets you watch this keyframe, not edit it")
 
     # --- Handlers: one per client message type ----------------------------------------------------
 
     async def on_edit(self, content, request):
         """Apply hint ops to the newest hints; answers `ack` with the new revision number."""
-        await self._require_edit()
+        self._require_edit()
         ops = content.get("ops")
         if not isinstance(ops, list) or not ops:
             await self.error("'ops' must be a non-empty list of hint operations", request)
@@ -230,7 +182,7 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_revert(self, content, request):
         """Make an older revision's hints the newest revision (history is never rewritten)."""
-        await self._require_edit()
+        self._require_edit()
         number = content.get("revision")
         if isinstance(number, bool) or not isinstance(number, int):
             await self.error("'revision' must be a revision number", request)
@@ -267,14 +219,22 @@ class KeyframeEditorConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "preview", **preview})
 
     async def on_cursor(self, content, request):
-        """Share my cursor with the other editors (not stored)."""
-        x, y = content.get("x"), content.get("y")
-        if x is not None and not (_number(x) and _number(y) and abs(x) <= MAX_CURSOR and abs(y) <= MAX_CURSOR):
-            await self.error(f"cursor 'x' and 'y' must be numbers of at most {MAX_CURSOR} pixels (or null)", request)
-            return
+        """Share my cursor with the other editors (not stored): a pixel inside the frame and one
+        of the editor's tools, or x = y = null (left the canvas). Only what the schema holds is
+        relayed, and only by those who may edit."""
+        self._require_edit()
+        x, y, tool = content.get("x"), content.get("y"), content.get("tool")
+        shot = self.keyframe.shot
+        if x is None and y is None:
+            tool = None
+        elif not (_number(x) and _number(y) and 0 <= x <= shot.width and 0 <= y <= shot.height):
+            raise BadMessage(f"cursor 'x' and 'y' must be numbers: a pixel inside the {shot.width}x{shot.height} "
+                             "frame, or both null")
+        if tool is not None and tool not in CURSOR_TOOLS:
+            raise BadMessage(f"cursor 'tool' must be one of {', '.join(CURSOR_TOOLS)}")
         await self.channel_layer.group_send(self.group, {
-            "type": "studio.cursor", "peer": self.peer["id"], "x": x, "y": y,
-            "tool": content.get("tool") if isinstance(content.get("tool"), str) else None})
+            "type": "studio.cursor", "peer": self.peer["id"], "x": x if x is None else float(x),
+            "y": y if y is None else float(y), "tool": tool})
 
     async def on_ping(self, content, request):
         await self.send_json({"type": "pong", "request": request})

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from annotations import permissions
 from annotations.audit import record
-from annotations.errors import Conflict, Invalid
+from annotations.errors import Conflict, Invalid, NotAllowed
 from annotations.models import ColorReference, Keyframe, Membership, Project, ReferenceAttachment, Role
 from annotations.permissions import Cap
 from inference.hints import HintError, parse_color
@@ -14,7 +14,10 @@ from inference.hints import HintError, parse_color
 
 @transaction.atomic
 def create_project(actor, name: str, description: str = "") -> Project:
-    """A new project; its creator becomes its manager."""
+    """A new project; its creator becomes its manager. NotAllowed unless the actor may create
+    projects (`permissions.may_create_projects`: staff or given the right, by default)."""
+    if not permissions.may_create_projects(actor):
+        raise NotAllowed("creating projects is reserved to staff and to accounts given that right; ask an administrator")
     name = (name or "").strip()
     if not name:
         raise Invalid("a project needs a name")

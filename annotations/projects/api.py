@@ -48,6 +48,11 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created"]
 
 
+class MemberAddSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
 class RoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
@@ -141,10 +146,20 @@ class MemberViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Gen
             raise Http404("no such member")
         return membership
 
-    def perform_create(self, serializer):
-        project = get_project(self.request.user, self.kwargs["project_pk"], Cap.MANAGE_MEMBERS)
-        data = serializer.validated_data
-        serializer.instance = actions.add_member(project, self.request.user, data["user"], data["role"])
+    @extend_schema(request=MemberAddSerializer, responses={202: OpenApiTypes.OBJECT})
+    def create(self, request, project_pk):
+        """Add the account `username` with `role`. The answer is the same whether or not such an
+        account exists (202), so the endpoint tells nobody which usernames are taken; the member
+        list shows who was added."""
+        project = get_project(request.user, project_pk, Cap.MANAGE_MEMBERS)
+        form = MemberAddSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        username, role = form.validated_data["username"], form.validated_data["role"]
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is not None:
+            actions.add_member(project, request.user, user, role)
+        return Response({"detail": f"if an account named {username!r} exists, it is now a member ({role})",
+                         "username": username, "role": role}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=RoleSerializer, responses=MembershipSerializer)
     def partial_update(self, request, project_pk, pk):

@@ -145,6 +145,32 @@ def retry_render(render: Render, actor) -> Render:
     return render
 
 
+def resume_interrupted() -> list[int]:
+    """Queue again the jobs of every render a stopped server left active (embedded mode, where the
+    jobs lived in that server's threads; Celery hands unacknowledged ones out again itself), from
+    the step it had reached: its stretches done are kept. The ids of the renders resumed."""
+    resumed = []
+    for render in Render.objects.filter(status__in=ACTIVE):
+        with transaction.atomic():
+            render = _locked(render)
+            if render.status in (Render.Status.QUEUED, Render.Status.PREPARING):
+                _queue("prepare_render", render)
+            elif render.status == Render.Status.RUNNING:
+                unfinished = render.stretches.exclude(status=RenderStretch.Status.DONE)
+                for stretch in unfinished:
+                    _queue("render_stretch", render, stretch.index)
+                if not unfinished.exists():
+                    _to_joining(render)
+            elif render.status == Render.Status.JOINING:
+                _queue("finalize_render", render)
+            else:
+                continue
+        resumed.append(render.pk)
+    if resumed:
+        log.info("resumed interrupted renders %s", resumed)
+    return resumed
+
+
 def cancel_render(render: Render, actor) -> Render:
     """Stop a render that is queued or running (e.g. every worker was lost); it can be retried."""
     render = Render.objects.select_related("shot__project").get(pk=render.pk)

@@ -832,7 +832,7 @@ canvas.addEventListener("pointermove", (event) => {
   const now = performance.now();
   if (now - lastCursorSent > 60) {
     lastCursorSent = now;
-    socket.send(inside(at.x, at.y) ? { type: "cursor", x: +at.x.toFixed(1), y: +at.y.toFixed(1), tool: state.tool } : { type: "cursor", x: null, y: null });
+    if (state.canEdit) socket.send(inside(at.x, at.y) ? { type: "cursor", x: +at.x.toFixed(1), y: +at.y.toFixed(1), tool: state.tool } : { type: "cursor", x: null, y: null });
   }
   const drag = state.drag;
   if (!drag) return;
@@ -894,7 +894,7 @@ canvas.addEventListener("pointerup", () => {
   invalidate();
 });
 
-canvas.addEventListener("pointerleave", () => socket.send({ type: "cursor", x: null, y: null }));
+canvas.addEventListener("pointerleave", () => state.canEdit && socket.send({ type: "cursor", x: null, y: null }));
 
 canvas.addEventListener("wheel", (event) => {
   event.preventDefault();

@@ -23,8 +23,9 @@ export class StudioSocket {
       if (handler) handler(message);
     };
     ws.onclose = (event) => {
-      // 4404: not allowed / no such keyframe; 4410: the keyframe was deleted. Nothing to retry.
-      if (event.code === 4404 || event.code === 4410) { this.closedByServer = true; this.onStatus("closed", event.code); return; }
+      // 4403/4404: no access (or it was revoked) / no such keyframe; 4410: the keyframe was deleted.
+      // Nothing to retry. (4409, the role changed, reconnects like any other close.)
+      if (event.code === 4403 || event.code === 4404 || event.code === 4410) { this.closedByServer = true; this.onStatus("closed", event.code); return; }
       this.onStatus("offline");
       setTimeout(() => this.open(), this.delay);
       this.delay = Math.min(this.delay * 2, 8000);

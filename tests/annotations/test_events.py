@@ -26,6 +26,11 @@ async def test_project_socket_streams_hint_edits(project, keyframe, users):
     assert await socket.receive_json_from() == {"type": "pong"}
     await socket.send_to(text_data="{not json")
     assert (await socket.receive_json_from())["type"] == "error"
+    # An empty frame (once a 1011 close) and one over 512 KiB are answered like any other bad message.
+    await socket.send_input({"type": "websocket.receive", "text": ""})
+    assert "empty" in (await socket.receive_json_from())["message"]
+    await socket.send_to(text_data='{"type": "ping", "pad": "' + "x" * 600_000 + '"}')
+    assert "larger than" in (await socket.receive_json_from())["message"]
     await database_sync_to_async(apply_hint_ops)(
         keyframe, users["annotator"], [{"op": "add_point", "point": {"x": 3, "y": 4, "color": "#aa0000", "id": "p"}}])
     message = await socket.receive_json_from(timeout=5)

@@ -53,7 +53,7 @@ def test_role_matrix(role, users, outsider, project, shot, keyframe, client_for)
             assert response.status_code == 403, (name, response.status_code)
             assert "role" in response.json()["detail"]
         if name == "add member" and role in allowed:
-            client.delete(reverse("api:member-detail", args=[project.pk, response.json()["id"]]))
+            project.memberships.filter(user=outsider).delete()
 
 
 def test_non_member_gets_404_everywhere(users, outsider, project, shot, keyframe, client_for):
@@ -71,9 +71,30 @@ def test_anonymous_is_refused(project, client_for):
     assert response.status_code in (401, 403)
 
 
+def test_who_may_create_projects_is_a_setting(users, outsider, client_for, django_user_model, settings):
+    """By default only staff and accounts given the right create projects (anyone could, and so
+    become a manager)."""
+    from annotations.permissions import allow_project_creation
+
+    def create(user):
+        return client_for(user).post(reverse("api:project-list"), {"name": "Mine"}, format="json")
+
+    response = create(outsider)
+    assert response.status_code == 403 and "staff" in response.json()["detail"]
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    assert create(staff).status_code == 201
+    allow_project_creation(outsider)
+    assert create(outsider).status_code == 201
+    settings.COLORPROJ_PROJECT_CREATORS = "anyone"
+    assert create(users["reviewer"]).status_code == 201
+
+
 def test_projects_list_only_mine(users, outsider, client_for):
+    from annotations.permissions import allow_project_creation
     from annotations.projects.actions import create_project
 
+    allow_project_creation(users["annotator"])
+    allow_project_creation(outsider)
     create_project(users["annotator"], "Mine")
     create_project(outsider, "Theirs")
     names = [p["name"] for p in client_for(users["annotator"]).get(reverse("api:project-list")).json()]
@@ -84,9 +105,15 @@ def test_members_management(users, outsider, project, client_for):
     client = client_for(users["manager"])
     url = reverse("api:member-list", args=[project.pk])
     added = client.post(url, {"username": "outsider", "role": "annotator"}, format="json")
-    assert added.status_code == 201
+    # An unknown username answers exactly alike (it was 400 "does not exist": an oracle of usernames).
+    unknown = client.post(url, {"username": "nobody-here", "role": "annotator"}, format="json")
+    assert added.status_code == unknown.status_code == 202
+    assert added.json() == {**unknown.json(), "username": "outsider",
+                            "detail": unknown.json()["detail"].replace("nobody-here", "outsider")}
     assert client.post(url, {"username": "outsider", "role": "annotator"}, format="json").status_code == 409
-    detail = reverse("api:member-detail", args=[project.pk, added.json()["id"]])
+    members = {m["username"]: m["id"] for m in client.get(url).json()}
+    assert "nobody-here" not in members
+    detail = reverse("api:member-detail", args=[project.pk, members["outsider"]])
     assert client.patch(detail, {"role": "reviewer"}, format="json").json()["role"] == "reviewer"
     assert client.patch(detail, {"role": "boss"}, format="json").status_code == 400
     # The last manager cannot leave or be demoted.

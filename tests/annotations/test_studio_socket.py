@@ -151,10 +151,94 @@ async def test_role_is_checked_on_every_edit(keyframe, users, background_jobs):
     await annotator.disconnect()
 
 
+# --- Revoked access ------------------------------------------------------------------------------------
+
+async def open_sockets(user, keyframe):
+    """The user's keyframe editor and project sockets, after the editor's opening messages."""
+    editor, _, _ = await connect(user, keyframe.pk)
+    project = WebsocketCommunicator(app(), f"/ws/projects/{keyframe.shot.project_id}/")
+    project.scope["user"] = user
+    assert (await project.connect(timeout=10))[0]
+    await drain(editor, 0.5)
+    return editor, project
+
+
+async def close_code(communicator, timeout=10) -> int:
+    """The code of the close the server sends next (messages sent before it are skipped)."""
+    while True:
+        output = await communicator.receive_output(timeout)
+        if output["type"] == "websocket.close":
+            return output.get("code")
+
+
+async def revision_count(keyframe) -> int:
+    return await database_sync_to_async(HintRevision.objects.filter(keyframe=keyframe).count)()
+
+
+async def assert_cut_off(keyframe, users, sockets):
+    """Nothing more reaches the sockets, and what they send is not acted on."""
+    from annotations.keyframes.actions import apply_hint_ops
+
+    editor = sockets[0]
+    await database_sync_to_async(apply_hint_ops)(keyframe, users["manager"], [point(id="after")])
+    await editor.send_json_to({"type": "edit", "ops": [point(x=30, id="mine")], "request": "late"})
+    await editor.send_json_to({"type": "history"})
+    for socket in sockets:
+        assert await socket.receive_nothing(timeout=1.5), await socket.receive_output()
+    assert await revision_count(keyframe) == 2  # the manager's edit only
+
+
+async def test_removed_member_loses_open_sockets_at_once(keyframe, users):
+    from annotations.projects.actions import remove_member
+
+    sockets = await open_sockets(users["annotator"], keyframe)
+    membership = await database_sync_to_async(Membership.objects.get)(
+        project_id=keyframe.shot.project_id, user=users["annotator"])
+    await database_sync_to_async(remove_member)(membership, users["manager"])
+    assert [await close_code(socket) for socket in sockets] == [4403, 4403]
+    await assert_cut_off(keyframe, users, sockets)
+
+
+async def test_deactivated_user_loses_open_sockets_at_once(keyframe, users):
+    sockets = await open_sockets(users["annotator"], keyframe)
+    annotator = await database_sync_to_async(type(users["annotator"]).objects.get)(pk=users["annotator"].pk)
+    annotator.is_active = False
+    await database_sync_to_async(annotator.save)()
+    assert [await close_code(socket) for socket in sockets] == [4403, 4403]
+    await assert_cut_off(keyframe, users, sockets)
+
+
+async def test_every_message_rechecks_the_account(keyframe, users):
+    """Even without the close message (an update that sends no signal), the next message is refused."""
+    editor, project = await open_sockets(users["annotator"], keyframe)
+    await database_sync_to_async(type(users["annotator"]).objects.filter(pk=users["annotator"].pk).update)(
+        is_active=False)
+    await editor.send_json_to({"type": "edit", "ops": [point(id="ghost")], "request": "e1"})
+    await project.send_json_to({"type": "ping"})
+    assert [await close_code(editor), await close_code(project)] == [4403, 4403]
+    assert await revision_count(keyframe) == 1
+
+
+async def test_role_change_closes_sockets_for_a_reconnect(keyframe, users):
+    from annotations.models import Role
+    from annotations.projects.actions import change_role
+
+    editor, project = await open_sockets(users["annotator"], keyframe)
+    membership = await database_sync_to_async(Membership.objects.get)(
+        project_id=keyframe.shot.project_id, user=users["annotator"])
+    await database_sync_to_async(change_role)(membership, users["manager"], Role.REVIEWER)
+    assert [await close_code(editor), await close_code(project)] == [4409, 4409]
+    again, _, _ = await connect(users["annotator"], keyframe.pk)
+    assert again.welcome["you"]["can_edit"] is False
+    await again.disconnect()
+
+
 # --- Malformed messages -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("raw, expected", [
     ("not json", "JSON objects"),
+    ("", "empty message"),  # was a 1011 close (Channels raises on an empty text frame)
+    ("[" * 100_000, "not valid JSON"),  # nesting deeper than the parser's recursion limit
     ("[1, 2]", "JSON objects"),
     ('{"no": "type"}', "unknown message type"),
     ('{"type": "launch"}', "unknown message type"),
@@ -165,12 +249,15 @@ async def test_role_is_checked_on_every_edit(keyframe, users, background_jobs):
     ('{"type": "suggest", "x": "left", "y": 3}', "inside the frame"),
     ('{"type": "cursor", "x": "a", "y": 1}', "numbers"),
     ('{"type": "cursor", "x": 1%s, "y": 1}' % ("0" * 300), "numbers"),  # 10**300: valid JSON, no cursor
+    ('{"type": "cursor", "x": null, "y": {"pad": "%s"}}' % ("x" * 100_000), "numbers"),  # was relayed as sent
+    ('{"type": "cursor", "x": 5, "y": -3}', "inside"),
+    ('{"type": "cursor", "x": 5, "y": 3, "tool": "%s"}' % ("t" * 1000), "tool"),
     ('{"type": "revert", "revision": "first"}', "revision number"),
     ('{"type": "revert", "revision": 99}', "does not exist"),
 ])
 async def test_malformed_messages_get_an_error_and_the_socket_lives(keyframe, users, raw, expected):
     communicator, _, _ = await connect(users["annotator"], keyframe.pk)
-    await communicator.send_to(text_data=raw)
+    await communicator.send_input({"type": "websocket.receive", "text": raw})  # send_to refuses ""
     answer = await receive_until(communicator, "error", timeout=10)
     assert expected in answer["message"]
     await communicator.send_json_to({"type": "ping", "request": 7})
@@ -289,8 +376,17 @@ async def test_presence_and_cursors(keyframe, users):
     await second.send_json_to({"type": "cursor", "x": 12.5, "y": 3, "tool": "point"})
     cursor = await receive_until(first, "cursor")
     assert (cursor["x"], cursor["y"], cursor["peer"], cursor["tool"]) == (12.5, 3, joined["peer"]["id"], "point")
+    await second.send_json_to({"type": "cursor", "x": None, "y": None, "tool": "point", "extra": "x" * 1000})
+    cursor = await receive_until(first, "cursor")
+    assert set(cursor) == {"type", "peer", "x", "y", "tool", "skipped"} and cursor["tool"] is None
+    # A read-only member's cursor goes nowhere.
+    watcher, _, _ = await connect(users["reviewer"], keyframe.pk)
+    await watcher.send_json_to({"type": "cursor", "x": 1, "y": 1, "request": "c"})
+    assert "not edit" in (await receive_until(watcher, "error"))["message"]
+    assert not [m for m in await drain(first, 1) if m["type"] == "cursor"]
+    await watcher.disconnect()
     await second.disconnect()
-    left = await receive_until(first, "presence", where=lambda m: m["action"] == "leave")
+    left = await receive_until(first, "presence", where=lambda m: m["action"] == "leave" and m["peer"]["user"] == "manager")
     assert left["peer"]["user"] == "manager"
     await first.disconnect()
 

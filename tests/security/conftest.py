@@ -102,10 +102,12 @@ def _fill(project, people: dict, upload, clip, label: str) -> Side:
 def world(project, users, outsider, django_user_model, upload, clips) -> World:
     from annotations.projects import actions as projects
     from annotations.models import Role
+    from annotations.permissions import allow_project_creation
 
     other_manager = django_user_model.objects.create_user(f"boss-{MARKER}", password="pw-other")
     # The other project's people: its manager, and stand-ins for the other roles.
     other_people = {Role.MANAGER: other_manager}
+    allow_project_creation(other_manager)
     other = projects.create_project(other_manager, f"Project {MARKER}", f"about {MARKER}")
     for role in (Role.ANNOTATOR, Role.REVIEWER, Role.PRODUCER):
         person = django_user_model.objects.create_user(f"{role}-{MARKER}", password="pw-other")

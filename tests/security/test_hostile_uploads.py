@@ -118,8 +118,16 @@ def corpus(folder: Path, clips) -> dict[str, tuple[str, bytes]]:
         "truncated zip": ("scan.zip", image_zip(folder / "cut.zip", synthetic_reel(64, 48, 3, scenes=1),
                                                 "png").read_bytes()[:-40]),
         "encrypted zip member": ("scan.zip", _encrypted_zip(frames[0])),
+        "zip member with a bad CRC-32": ("scan.zip", _bad_crc_zip(folder / "crc.zip", frames[0])),
     }
     return cases
+
+
+def _bad_crc_zip(path: Path, frame: bytes) -> bytes:
+    """A stored (uncompressed) member with one flipped byte: the zip's CRC-32 no longer matches."""
+    archive = bytearray(_zip(path, {"frame_0001.png": frame}, compression=zipfile.ZIP_STORED).read_bytes())
+    archive[archive.index(frame) + len(frame) // 2] ^= 0xFF
+    return bytes(archive)
 
 
 def _encrypted_zip(data: bytes) -> bytes:
@@ -237,6 +245,7 @@ EXPECTED = {
     "zip pixel bomb (100000x100000 header)": "refused",
     "truncated zip": "refused",
     "encrypted zip member": "refused",
+    "zip member with a bad CRC-32": "refused",  # was a 500 (zipfile.BadZipFile escaped the check)
 }
 
 

@@ -49,11 +49,11 @@ studio:rendered-frame          GET     302  404       200       200      200    
 api:token                      POST    200  200       200       200      200      200     -
 api:me                         GET     403  200       200       200      200      200     -
 api:project-list               GET     403  200       200       200      200      200     -
-api:project-list               POST    403  201       201       201      201      201     -
+api:project-list               POST    403  403       403       403      403      201     -
 api:project-detail             GET     403  404       200       200      200      200     404
 api:project-detail             PATCH   403  404       403       403      403      200     404
 api:member-list                GET     403  404       200       200      200      200     404
-api:member-list                POST    403  404       403       403      403      201     404
+api:member-list                POST    403  404       403       403      403      202     404
 api:member-detail              PATCH   403  404       403       403      403      200     404
 api:member-detail              DELETE  403  404       403       403      403      204     404
 api:project-footage               GET     403  404       200       200      200      200     404
@@ -382,7 +382,7 @@ keyframe  revert    -       -         ack       error    error    ack     -
 keyframe  history   -       -         history   history  history  history -
 keyframe  suggest   -       -         ok        ok       ok       ok      -
 keyframe  preview   -       -         ok        ok       ok       ok      -
-keyframe  cursor    -       -         ok        ok       ok       ok      -
+keyframe  cursor    -       -         ok        error    error    ok      -
 keyframe  ping      -       -         pong      pong     pong     pong    -
 """
 # "closed": the handshake is refused (4403 / 4404, the same for "no such object"); "ok": no error
@@ -412,7 +412,7 @@ def test_every_socket_and_message_type_is_in_the_matrix():
     assert {str(p.pattern) for p in websocket_urlpatterns} == set(WS_ROUTES), "a new socket: add it to WS_MATRIX"
     assert {m for s, m in WS_EXPECTED if s == "keyframe"} - {"connect"} == set(KeyframeEditorConsumer.HANDLERS)
     assert set(WS_MESSAGES) == set(KeyframeEditorConsumer.HANDLERS)
-    # The project socket answers only pings (its receive_json has no handler table).
+    # The project socket answers only pings (it has no handler table).
     assert not hasattr(ProjectEventsConsumer, "HANDLERS")
 
 
@@ -487,6 +487,10 @@ async def test_websocket_matrix(matrix_world, background_jobs):
     (b"https://evil.example", b"studio.test", False),         # another site's page riding on the session
     (b"http://studio.test.evil.example", b"studio.test", False),
     (b"null", b"studio.test", False),                          # sandboxed frames, file:// pages
+    (b"https://studio.test", b"studio.test", False),          # another scheme (the socket is ws://)
+    (b"http://studio.test:8443", b"studio.test", False),      # another port
+    (b"http://studio.test:80", b"studio.test", True),         # the scheme's default port, spelled out
+    (b"http://studio.test:8000", b"studio.test:8000", True),
 ])
 async def test_websocket_handshake_checks_the_origin(client, matrix_world, origin, host, accepted, settings):
     from channels.db import database_sync_to_async

@@ -67,6 +67,7 @@ from annotations.demo import synthetic_reel
 from annotations.footage import actions as footage_actions
 from annotations.keyframes import actions as keyframe_actions
 from annotations.models import Role
+from annotations.permissions import allow_project_creation
 from annotations.projects import actions as project_actions
 from inference.media import write_video
 from tools.processes import child_env, daphne_command, free_port, stop, wait_listening, worker_command
@@ -190,6 +191,7 @@ class Fixture:
 
     def build(self, width: int, height: int, annotators: int, viewers: int) -> None:
         owner = self._user("a0")
+        allow_project_creation(owner)
         self.project = project_actions.create_project(owner, f"Load test {self.tag}")
         editors = [owner]
         for i in range(1, annotators):

@@ -1,0 +1,55 @@
+"""Limits that only the real server (colorproj.server, daphne) can hold: a declared request body
+over the limit refused before it is sent, and websocket messages over 512 KiB answered `error`."""
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
+
+from tests.processes import start_server, stop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def server(tmp_path, media_root):
+    process = start_server(None, tmp_path / "server.log")
+    yield process
+    stop(process)
+
+
+def test_over_limit_content_length_is_refused_before_the_body(server, project):
+    """30 GiB declared, only the headers sent: the answer is 413 at once (it was: the server spooled
+    the body to disk until the client gave up)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(f"POST /api/projects/{project.pk}/footage/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: multipart/form-data; boundary=x\r\n"
+                           f"Content-Length: {30 * 2**30}\r\n\r\n".encode())
+        answer = b""
+        while chunk := connection.recv(65536):  # the server closes the connection after answering
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert "over the limit" in json.loads(body)["detail"]
+
+
+def test_large_socket_messages_are_answered_not_dropped(server, project, users, client):
+    client.force_login(users["reviewer"])
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    url = f"ws://127.0.0.1:{server.port}/ws/projects/{project.pk}/"
+    with ws_connect(url, additional_headers={"Cookie": cookie, "Origin": server.url}, max_size=None,
+                    open_timeout=10) as websocket:
+        for size in (600 * 1024, 1100 * 1024):  # over 512 KiB; over daphne's default of 1 MiB
+            websocket.send(json.dumps({"type": "ping", "pad": "x" * size}))
+            answer = json.loads(websocket.recv(timeout=10))
+            assert answer["type"] == "error" and "larger than" in answer["message"]
+        websocket.send(json.dumps({"type": "ping"}))
+        assert json.loads(websocket.recv(timeout=10)) == {"type": "pong"}
+        # Past what the server takes at all (4 MiB), a close frame says why: 1009, message too big.
+        websocket.send(json.dumps({"type": "ping", "pad": "x" * 5 * 2**20}))
+        with pytest.raises(ConnectionClosed) as closed:
+            websocket.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
