@@ -7,17 +7,19 @@ preview's case: backbone features and the solve's affinities are reused). Full r
 """
 from __future__ import annotations
 
+import os
 import time
 
+import cv2
 import numpy as np
+import torch
 
 from inference.hints import ColorPoint, Hints, Stroke
+from inference.keyframe.engine import KeyframeColorizer
 
 
 def synthetic_frame(h: int, w: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    import cv2
-
     noise = cv2.resize(rng.random((h // 16 + 1, w // 16 + 1)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     yy, xx = np.mgrid[0:h, 0:w]
     frame = 0.5 * noise + 0.3 * ((xx // (w // 6) + yy // (h // 4)) % 2) + 0.1
@@ -42,17 +44,11 @@ def _time(fn, repeats: int) -> float:
 
 
 def benchmark(device: str = "cpu", repeats: int = 5, threads: int = 0) -> int:
-    import torch
-
-    from inference.keyframe import KeyframeColorizer
-
     if threads:
         torch.set_num_threads(threads)
 
     engine = KeyframeColorizer.load(device=device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    import os
-
     print(f"device {device}, torch threads {torch.get_num_threads()}, median of {repeats}, "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     rows = []

@@ -12,6 +12,17 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
+import torch
+
+from inference import media
+from inference.hints import HintError, Hints, parse_hints
+from inference.keyframe.benchmark import benchmark
+from inference.keyframe.effort import evaluate_effort
+from inference.keyframe.engine import WEIGHTS, KeyframeColorizer
+from inference.keyframe.evaluate import evaluate
+from inference.keyframe.train import train
+
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 DEFAULT_DATA = ["../shared/data/photos", "../shared/data/videos"]
 
@@ -76,8 +87,6 @@ def _image_set_arguments(p, plot: str):
 
 
 def _device(name):
-    import torch
-
     return name or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -109,14 +118,10 @@ def _jobs(args):
 
 
 def read_image(path: Path):
-    from inference import media
-
     return media.read_image(path)  # upright (EXIF orientation) and within the decode limit
 
 
 def read_hints(path: Path | None, width: int, height: int):
-    from inference.hints import Hints, parse_hints
-
     if path is None:
         return Hints()
     try:
@@ -129,10 +134,6 @@ def read_hints(path: Path | None, width: int, height: int):
 
 
 def _colorize(args) -> int:
-    import cv2
-
-    from inference.hints import HintError
-    from inference.keyframe import KeyframeColorizer
 
     try:
         jobs = list(_jobs(args))
@@ -167,16 +168,11 @@ def _colorize(args) -> int:
 # --- train / evaluate / benchmark -----------------------------------------------------------------
 
 def _train(args) -> int:
-    from inference.keyframe.engine import WEIGHTS
-    from inference.keyframe.train import train
-
     return train(args.images, args.data_dir, args.run_dir, args.weights or WEIGHTS, args.steps, args.batch,
                  args.crop, args.lr, _device(args.device), args.threads, args.checkpoint_minutes, args.init)
 
 
 def _evaluate(args) -> int:
-    from inference.keyframe.evaluate import evaluate
-
     try:
         counts = [int(v) for v in args.hints.split(",") if v.strip()]
     except ValueError:
@@ -187,8 +183,6 @@ def _evaluate(args) -> int:
 
 
 def _effort(args) -> int:
-    from inference.keyframe.effort import evaluate_effort
-
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods or set(methods) - {"cnn", "levin"}:
         _fail(f"--methods: expected cnn and/or levin, got {args.methods!r}")
@@ -198,6 +192,4 @@ def _effort(args) -> int:
 
 
 def _benchmark(args) -> int:
-    from inference.keyframe.benchmark import benchmark
-
     return benchmark(args.device, args.repeats, args.threads)

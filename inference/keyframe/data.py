@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from inference import color
+from inference.media import probe, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ def list_sources(folders, validation: bool):
 
 
 def _video_frames(path: Path, count: int):
-    from inference.media import probe, read_frames
-
     total = max(1, probe(path).frame_count or 150)
     wanted = set(np.linspace(0, total - 1, count).round().astype(int).tolist())
     for i, frame in enumerate(read_frames(path)):

@@ -20,6 +20,7 @@ import numpy as np
 from inference import color
 from inference.hints import ColorPoint, Hints
 from inference.keyframe import data
+from inference.keyframe.engine import KeyframeColorizer
 from inference.keyframe.evaluate import evaluation_images
 from inference.metrics import psnr
 
@@ -74,8 +75,6 @@ def points_to_reach(curve, target: float) -> float:
 
 def evaluate_effort(folder: Path, target: float, step: int, cap: int, size: int, split: str, limit: int,
                     methods: list[str], plot: Path, device: str = "cpu") -> int:
-    from inference.keyframe import KeyframeColorizer
-
     try:
         if step < 1 or cap < 0:
             raise ValueError("--step must be at least 1 and --cap at least 0")
@@ -107,7 +106,7 @@ def evaluate_effort(folder: Path, target: float, step: int, cap: int, size: int,
 
 
 def _plot(curves, target, step, cap, path: Path, n_images: int, size: int):
-    import matplotlib
+    import matplotlib  # only where a plot is drawn: it is slow to import
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

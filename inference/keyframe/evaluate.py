@@ -19,6 +19,8 @@ from inference import color
 from inference.hints import ColorPoint, Hints
 from inference.metrics import psnr
 from inference.keyframe import data
+from inference.keyframe.engine import KeyframeColorizer
+from inference.keyframe.raster import point_planes
 
 
 def simulated_hints(rng: np.random.Generator, rgb: np.ndarray, n: int) -> Hints:
@@ -39,8 +41,6 @@ def colorfulness(rgb: np.ndarray) -> float:
 
 
 def hint_error(out: np.ndarray, hints: Hints) -> list[float]:
-    from inference.keyframe.raster import point_planes
-
     if not hints.points:
         return []
     hint_ab, mask = point_planes(hints, out.shape[:2])
@@ -63,8 +63,6 @@ def evaluation_images(folder: Path, split: str, limit: int) -> list[Path]:
 
 def evaluate(folder: Path, size: int, counts: list[int], split: str, limit: int, methods: list[str],
              plot: Path, device: str = "cpu") -> int:
-    from inference.keyframe import KeyframeColorizer
-
     try:
         paths = evaluation_images(folder, split, limit)
     except ValueError as exc:
@@ -110,7 +108,7 @@ def evaluate(folder: Path, size: int, counts: list[int], split: str, limit: int,
 
 
 def _plot(table, methods, counts, path: Path, n_images: int, size: int):
-    import matplotlib
+    import matplotlib  # only where a plot is drawn: it is slow to import
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

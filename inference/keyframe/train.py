@@ -12,6 +12,7 @@ import logging
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -109,14 +110,12 @@ def validate(model, images, out_png: Path | None = None, count: int = 48):
                 rows.append(np.concatenate([shown, outs[1], outs[0], rgb], 1))
     model.train()
     if out_png is not None and rows:
-        import cv2
-
         cv2.imwrite(str(out_png), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
     return {n: (float(np.mean(c)), float(np.mean(p))) for n, (c, p) in scores.items()}
 
 
 def plot_curve(history: list[dict], path: Path):
-    import matplotlib
+    import matplotlib  # only where a plot is drawn: it is slow to import
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

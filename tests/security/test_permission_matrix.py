@@ -39,6 +39,7 @@ review-keyframe                GET     302  404       200       200      200    
 review-keyframe-preview        GET     302  404       200       200      200      200     404
 review-shot                    GET     302  404       200       200      200      200     404
 review-report                  GET     302  404       200       200      200      200     404
+render-progress                GET     302  404       200       200      200      200     404
 studio:project                 GET     302  404       200       200      200      200     404
 studio:shot                    GET     302  404       200       200      200      200     404
 studio:suggested-keyframes     GET     302  404       200       200      200      200     404
@@ -126,6 +127,7 @@ KWARGS = {
     "review-keyframe-preview": lambda i: {"pk": i["keyframe"]},
     "review-shot": lambda i: {"pk": i["shot"]},
     "review-report": lambda i: {"pk": i["shot"]},
+    "render-progress": lambda i: {"pk": i["render"]},
     "studio:project": lambda i: {"pk": i["project"]},
     "studio:shot": lambda i: {"pk": i["shot"]},
     "studio:suggested-keyframes": lambda i: {"pk": i["shot"]},
