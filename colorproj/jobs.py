@@ -125,7 +125,7 @@ def _run_in_thread(func: Callable, args: tuple) -> None:
     for retries in range(task.max_retries + 1):
         close_old_connections()
         try:
-            if func.job_queue == "batch":
+            if func.job_queue == "batch" and settings.COLORPROJ_JOB_PROCESSES:
                 _run_in_child(func, args)
             else:
                 func(*args)

@@ -19,6 +19,7 @@ def test_a_crashing_render_job_fails_the_render_and_a_retry_completes(shot, user
                                                                       settings):
     approve_all(shot, users, frames=(2,))
     producer = client_for(users["producer"])
+    settings.COLORPROJ_JOB_PROCESSES = True
     settings.COLORPROJ_CRASH_JOBS = ("annotations.render.tasks.finalize_render",)
     answer = producer.post(reverse("api:shot-renders", args=[shot.pk]), {}, format="json")
     assert answer.status_code == 202, answer.json()
