@@ -5,10 +5,11 @@ JSON-serialisable (ids, not objects). Actions enqueue jobs by name ("annotations
 prepare_render"), so they never import the tasks modules that call them; `annotations.tasks`
 imports every tasks module at start-up. A job runs after the surrounding transaction commits:
 
-- embedded mode (default): in a thread pool of this process, one pool per queue; a "batch" job's
-  body (decoding, encoding, the engines) runs in a child process of its own (forked from a
-  forkserver, so no thread or lock of the web server is copied), so a native crash or an
-  out-of-memory kill there fails that job, through the job's `on_crash`, never the web server;
+- embedded mode (default): in a thread pool of this process, one pool per queue; with
+  COLORPROJ_JOB_PROCESSES a "batch" job's body (decoding, encoding, the engines) runs in a child
+  process of its own (spawned, so no thread or lock of the web server is copied), so a native
+  crash or an out-of-memory kill there fails that job, through the job's `on_crash`, never the
+  web server;
 - distributed mode (COLORPROJ_JOBS=celery): as a Celery task sent to the queue, so any
   worker consuming "preview" or "batch" (another machine, a GPU box) picks it up.
 
@@ -50,9 +51,9 @@ _jobs: dict[str, Callable] = {}     # job name -> function
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pending: set[Future] = set()
 _lock = threading.Lock()
-_child_context = multiprocessing.get_context("forkserver")
-# Loaded once in the forkserver, so each job's child starts with them imported.
-_child_context.set_forkserver_preload(["colorproj.child"])
+# Spawned, not forked: no thread or lock of the web server is copied, and (unlike a forkserver) no
+# socket file in a temporary folder that a long-lived process can lose. Each child imports anew.
+_child_context = multiprocessing.get_context("spawn")
 
 
 def _send_event(group: str, message: dict) -> None:
@@ -231,7 +232,7 @@ class _ParentRelay:
 
 
 def _child_main(sender, name: str, args: tuple, snapshot: dict) -> None:
-    """The body of a job's child process (forked from the forkserver)."""
+    """The body of a job's child process (spawned by `_run_in_child`)."""
     django.setup()
     for key, value in snapshot.items():
         setattr(settings, key, value)

@@ -31,7 +31,7 @@ def test_jobs_run_after_commit_on_their_queue():
         assert ran == []  # not before the transaction commits
     jobs.enqueue(explode, 2)  # a failing job is logged, the pool lives on
     jobs.enqueue(remember, 3)
-    assert jobs.drain(60)  # a batch job starts a child process (the first one, its forkserver too)
+    assert jobs.drain(60)
     assert [value for value, _ in ran] == [1, 3]
     assert all(name.startswith("job-preview") for _, name in ran)
 
