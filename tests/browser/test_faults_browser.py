@@ -41,16 +41,20 @@ def own_server(tmp_path, transactional_db, celery_worker):
         stop(server)
 
 
+def editing_then_offline(page, server, keyframe) -> None:
+    """One point placed and stored, then the server stopped and the editor seen offline."""
+    open_editor(page, keyframe)
+    click_at(page, 12, 24)
+    wait_settled(page, 2)
+    stop(server)
+    wait_until(page, f"!({LIVE})", 30)
+
+
 def test_the_editor_rides_out_a_server_restart(browser, own_server, keyframe, users):
     server = own_server()
     page = log_in(browser, server.url, "annotator", "pw-annotator")
     try:
-        open_editor(page, keyframe)
-        click_at(page, 12, 24)
-        wait_settled(page, 2)
-
-        stop(server)
-        wait_until(page, f"!({LIVE})", 30)
+        editing_then_offline(page, server, keyframe)
         click_at(page, 52, 24)  # made while the server is down: kept in the outbox
         wait_until(page, f"{UNSENT} === 1 && document.getElementById('revision').textContent.includes('unsent')")
 
@@ -68,12 +72,7 @@ def test_unsent_edits_survive_a_closed_tab(browser, own_server, keyframe, users)
     server = own_server()
     page = log_in(browser, server.url, "annotator", "pw-annotator")
     try:
-        open_editor(page, keyframe)
-        click_at(page, 12, 24)
-        wait_settled(page, 2)
-
-        stop(server)
-        wait_until(page, f"!({LIVE})", 30)
+        editing_then_offline(page, server, keyframe)
         click_at(page, 52, 24)
         click_at(page, 32, 8)
         wait_until(page, f"{UNSENT} === 2 && document.getElementById('revision').textContent.includes('2 unsent')")
