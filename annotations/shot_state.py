@@ -38,3 +38,31 @@ def shot_state(shot: Shot) -> tuple[str, str]:
     else:
         key = "annotating"
     return key, SHOT_STATES[key]
+
+
+PROJECT_STATES = {"empty": "No shots yet", "annotating": "Annotating", "in_review": "In review",
+                  "approved": "Approved", "rendering": "Rendering", "rendered": "Rendered",
+                  "outdated": "Outdated since the last render"}
+# How far along a shot is, for the project's summary: the project stands where its least advanced
+# shot stands (a shot without keyframes is still to annotate).
+_PROGRESS = {"ready": 0, "annotating": 0, "in_review": 1, "approved": 2, "rendered": 3}
+
+
+def project_state(shot_states: list[tuple[str, str]]) -> tuple[str, str]:
+    """(key, label) of where a project stands (PROJECT_STATES), from its shots' `shot_state`s.
+
+    rendering: a shot's render is under way. outdated: some shot was rendered but changed since.
+    rendered: every shot rendered from its current keyframes. Otherwise its least advanced shot's
+    stage: annotating (also for shots without keyframes), in_review, approved (every shot approved,
+    some not rendered yet). empty: no shots.
+    """
+    keys = [key for key, _label in shot_states]
+    if not keys:
+        key = "empty"
+    elif "rendering" in keys:
+        key = "rendering"
+    elif "outdated" in keys:
+        key = "outdated"
+    else:
+        key = {0: "annotating", 1: "in_review", 2: "approved", 3: "rendered"}[min(_PROGRESS[k] for k in keys)]
+    return key, PROJECT_STATES[key]

@@ -8,6 +8,7 @@ from annotations.review import pages as review
 
 studio = ([
     path("projects/<int:pk>/", projects.project_page, name="project"),
+    path("projects/<int:pk>/members/", projects.members_page, name="members"),
     path("shots/<int:pk>/", keyframes.shot_page, name="shot"),
     path("shots/<int:pk>/suggested-keyframes.json", keyframes.suggested_keyframes, name="suggested-keyframes"),
     path("shots/<int:pk>/rendered/<int:frame>.jpg", render.rendered_frame, name="rendered-frame"),
