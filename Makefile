@@ -21,11 +21,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Served as in production: DEBUG off (a 404 is a plain page, not the list of URLs), static files
+# collected once and served compressed by WhiteNoise. DJANGO_DEBUG=1 make start debugs.
 start: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo --url http://$(HOST):$(PORT)/
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops)"
-	$(PY) -m colorproj.server -b $(HOST) -p $(PORT) colorproj.asgi:application
+	DJANGO_DEBUG=$(or $(DJANGO_DEBUG),0) $(PY) -m colorproj.server -b $(HOST) -p $(PORT) colorproj.asgi:application
 
 # Browser tests drive Debian's chromium.
 browser:

@@ -330,7 +330,11 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
-WHITENOISE_USE_FINDERS = True
+# WhiteNoise serves static files in every mode. With DEBUG off (production, `make start`) it serves
+# what `manage.py collectstatic` gathered in STATIC_ROOT, compressed (gzip/brotli) beside the
+# originals; with DEBUG on, or COLORPROJ_STATIC_FINDERS=1 (the tests' servers), straight from the
+# apps' and static/ folders, so no collect step is needed while editing.
+WHITENOISE_USE_FINDERS = env_flag("COLORPROJ_STATIC_FINDERS", DEBUG)
 
 LOGGING = {
     "version": 1,

@@ -127,6 +127,7 @@ class KeyframeEditorConsumer(StudioSocket):
         self.keyframe, self.project_id = keyframe, keyframe.shot.project_id
         self.group = events.keyframe_group(self.keyframe_id)
         self.peer = {"id": uuid.uuid4().hex[:10], "user": self.user.username,
+                     "name": self.user.get_full_name() or self.user.username,
                      "color": PEER_COLORS[self.user.pk % len(PEER_COLORS)], "can_edit": Cap.EDIT_HINTS in caps}
         await self.join(self.group)
         await self.accept()

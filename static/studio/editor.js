@@ -566,14 +566,23 @@ function renderHistory(revisions) {
 
 // --- Presence -----------------------------------------------------------------------------------------
 
+// "Ada Lind" -> "AL", "demo-reviewer" -> "DR", "ana" -> "AN": the first letters of the first and
+// last words of a name, or its first two letters when it is one word.
+function initials(name) {
+  const words = name.trim().split(/[\s._-]+/u).filter(Boolean);
+  if (words.length === 0) return "?";
+  const letters = words.length > 1 ? [...words[0]][0] + [...words[words.length - 1]][0] : [...words[0]].slice(0, 2).join("");
+  return letters.toUpperCase();
+}
+
 function renderPresence() {
   const people = [state.you, ...state.peers.values()].filter(Boolean);
   $("presence").replaceChildren(...people.map((p, i) => {
     const span = document.createElement("span");
     span.className = "avatar" + (i === 0 ? " me" : "");
     span.style.background = p.color;
-    span.textContent = p.user.slice(0, 2).toUpperCase();
-    span.title = `${p.user}${i === 0 ? " (you)" : ""}${p.can_edit ? "" : " · watching"}`;
+    span.textContent = initials(p.name || p.user);
+    span.title = `${p.name && p.name !== p.user ? `${p.name} (${p.user})` : p.user}${i === 0 ? " (you)" : ""}${p.can_edit ? "" : " · watching"}`;
     return span;
   }));
   $("presence").dataset.count = people.length;

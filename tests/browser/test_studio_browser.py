@@ -75,11 +75,17 @@ def test_annotate_a_keyframe(login, keyframe, users, screenshot):
 
 
 def test_second_editor_sees_hints_and_presence(login, keyframe, users, screenshot):
+    users["manager"].first_name, users["manager"].last_name = "Marek", "Novak"
+    users["manager"].save()
     first = login("annotator", "pw-annotator")
     second = login("manager", "pw-manager")
     open_editor(first, keyframe)
     open_editor(second, keyframe)
     wait_until(first, "document.getElementById('presence').dataset.count === '2'")
+    # Each avatar shows its person's initials: from the name, or from the username without one.
+    avatars = first.locator("#presence .avatar")
+    assert [avatars.nth(i).inner_text() for i in range(2)] == ["AN", "MN"]
+    assert "Marek Novak (manager)" in avatars.nth(1).get_attribute("title")
 
     first.fill("#hex", "#20a040")
     first.press("#hex", "Enter")

@@ -19,6 +19,9 @@ from colorproj import jobs
 from inference.media import write_video
 
 PASSWORD = "colorproj-demo"
+# A name for each demo account: the editor's presence avatars show their initials.
+NAMES = {Role.ANNOTATOR: ("Alma", "Andersen"), Role.REVIEWER: ("Rafael", "Reyes"),
+         Role.PRODUCER: ("Priya", "Patel"), Role.MANAGER: ("Marek", "Novak")}
 PROJECT = "Demo: harbour newsreel, 1914"
 
 
@@ -37,6 +40,8 @@ class Command(BaseCommand):
             if created:
                 user.set_password(password)
                 user.is_staff = user.is_superuser = role == Role.MANAGER
+            if created or not user.get_full_name():
+                user.first_name, user.last_name = NAMES[role]
                 user.save()
             users[role] = user
 
