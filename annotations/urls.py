@@ -27,4 +27,6 @@ urlpatterns = [
     path("review/shots/<int:pk>/report/", review.review_report, name="review-report"),
     path("review/notifications/", review.notifications, name="notifications"),
     path("review/renders/<int:pk>/progress.json", render.render_progress, name="render-progress"),
+    path("review/renders/<int:pk>/player.json", render.render_player, name="render-player"),
+    path("review/renders/<int:pk>/frames/<int:frame>.jpg", render.render_frame, name="render-frame"),
 ]

@@ -96,6 +96,8 @@ def shot_review(request, pk):
         "shot": shot, "project": shot.project, "blocked": blocked, "state": shot_state(shot),
         "keyframes": shot.keyframes.select_related("head"),
         "renders": shot.renders.select_related("requested_by").prefetch_related("stretches", "deliverables")[:20],
+        # The newest finished render whose frames are kept opens in the player; older ones on demand.
+        "player_render": getattr(shot.latest_render(), "pk", None),
         "can_render": Cap.RENDER in caps, "can_download": Cap.DOWNLOAD in caps,
         "default_start": settings.COLORPROJ_SEQUENCE_START,
     })

@@ -60,6 +60,11 @@ def test_producer_sees_the_render_and_its_quality_checks(login, shot, users, scr
     page.wait_for_function(f"() => [...document.querySelectorAll('[data-render=\"{render.pk}\"] img')]"
                            ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
     assert page.locator("#render-form").count() == 1  # every keyframe approved: a new render may start
+    # The player shows the render's own frames beside the source, with the check's flagged frames.
+    player = page.locator(f"[data-player='{render.pk}']")
+    page.wait_for_function("s => document.querySelector(s).dataset.drawn === '0:both'",
+                           arg=f"[data-player='{render.pk}']", timeout=30_000)
+    assert player.locator(".player-mark.flagged").count() == len(render.qc["appearance"]["flagged"])
     links = [a.get_attribute("href") for a in box.locator("a").all()]
     assert f"/api/renders/{render.pk}/deliverables/prores/" in links
     response = page.request.get(f"/api/renders/{render.pk}/deliverables/png/", headers={"Range": "bytes=0-3"})

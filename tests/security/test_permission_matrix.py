@@ -32,6 +32,7 @@ logout                         POST    302  302       302       302      302    
 api-schema                     GET     200  200       200       200      200      200     -
 api-docs                       GET     200  200       200       200      200      200     -
 api-redoc                      GET     200  200       200       200      200      200     -
+favicon                        GET     301  301       301       301      301      301     -
 home                           GET     302  200       200       200      200      200     -
 project                        GET     302  404       200       200      200      200     404
 notifications                  GET     302  200       200       200      200      200     -
@@ -40,7 +41,10 @@ review-keyframe-preview        GET     302  404       200       200      200    
 review-shot                    GET     302  404       200       200      200      200     404
 review-report                  GET     302  404       200       200      200      200     404
 render-progress                GET     302  404       200       200      200      200     404
+render-player                  GET     302  404       200       200      200      200     404
+render-frame                   GET     302  404       200       200      200      200     404
 studio:project                 GET     302  404       200       200      200      200     404
+studio:members                 GET     302  404       200       200      200      200     404
 studio:shot                    GET     302  404       200       200      200      200     404
 studio:suggested-keyframes     GET     302  404       200       200      200      200     404
 studio:keyframe                GET     302  404       200       200      200      200     404
@@ -128,7 +132,10 @@ KWARGS = {
     "review-shot": lambda i: {"pk": i["shot"]},
     "review-report": lambda i: {"pk": i["shot"]},
     "render-progress": lambda i: {"pk": i["render"]},
+    "render-player": lambda i: {"pk": i["render"]},
+    "render-frame": lambda i: {"pk": i["render"], "frame": 0},
     "studio:project": lambda i: {"pk": i["project"]},
+    "studio:members": lambda i: {"pk": i["project"]},
     "studio:shot": lambda i: {"pk": i["shot"]},
     "studio:suggested-keyframes": lambda i: {"pk": i["shot"]},
     "studio:keyframe": lambda i: {"pk": i["keyframe"]},
