@@ -13,10 +13,13 @@ Client -> server (every message is a JSON object with "type"; "request" is echoe
     {"type": "history"}                               the revision list
     {"type": "suggest", "x": .., "y": .., "request"}  network color suggestions at a source pixel
     {"type": "preview"}                               (re)send or compute the newest preview
+    {"type": "region_preview", "x", "y", "width", "height", "request"}
+                                                      the head revision at full resolution, cropped to
+                                                      that rectangle of source pixels (when zoomed in)
     {"type": "cursor", "x": .., "y": ..}              my cursor, in source pixels (null: left the canvas)
     {"type": "ping"}
 Server -> client:
-    welcome, ack, hints, preview, preview_failed, suggestions, history, presence, cursor,
+    welcome, ack, hints, preview, preview_failed, region_preview, suggestions, history, presence, cursor,
     conflict, error, unavailable (the database could not be reached: send it again later),
     deleted, pong (see the handlers below for their fields).
 """
@@ -104,6 +107,11 @@ def latest_preview(keyframe_id: int, revision: int) -> dict | None:
 @database_sync_to_async
 def ask_suggestions(keyframe_id, revision, x, y, channel, request):
     previews.request_suggestions(keyframe_id, revision, x, y, channel, request)
+
+
+@database_sync_to_async
+def ask_region_preview(keyframe_id, revision, region, channel, request):
+    previews.request_region_preview(keyframe_id, revision, region, channel, request)
 
 
 def _number(value) -> bool:
@@ -209,6 +217,28 @@ class KeyframeEditorConsumer(StudioSocket):
         await ask_suggestions(self.keyframe_id, state["revision"], float(x), float(y), self.channel_name,
                               str(request or ""))
 
+    async def on_region_preview(self, content, request):
+        """A region of the head revision at full resolution comes back later as `region_preview`
+        (from a preview worker): the editor asks for what it shows when zoomed in past the preview."""
+        shot = self.keyframe.shot
+        box = [content.get(k) for k in ("x", "y", "width", "height")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in box):
+            await self.error("'x', 'y', 'width' and 'height' must be integers (source pixels)", request)
+            return
+        x, y, width, height = box
+        if not (0 <= x and 0 <= y and width > 0 and height > 0 and x + width <= shot.width and y + height <= shot.height):
+            await self.error(f"the region must lie inside the {shot.width}x{shot.height} frame", request)
+            return
+        if width * height > previews.REGION_MAX_PIXELS:
+            await self.error(f"a region holds at most {previews.REGION_MAX_PIXELS} pixels", request)
+            return
+        state = await head_state(self.keyframe_id)
+        if state is None:
+            await self.send_json({"type": "deleted"})
+            return
+        await ask_region_preview(self.keyframe_id, state["revision"], (x, y, width, height), self.channel_name,
+                                 str(request or ""))
+
     async def on_preview(self, content, request):
         """Send the newest finished preview, computing the head revision's if it is missing."""
         state = await head_state(self.keyframe_id)
@@ -241,7 +271,7 @@ class KeyframeEditorConsumer(StudioSocket):
         await self.send_json({"type": "pong", "request": request})
 
     HANDLERS = {"edit": on_edit, "revert": on_revert, "history": on_history, "suggest": on_suggest,
-                "preview": on_preview, "cursor": on_cursor, "ping": on_ping}
+                "preview": on_preview, "region_preview": on_region_preview, "cursor": on_cursor, "ping": on_ping}
 
     # --- Channel-layer messages ---------------------------------------------------------------------
 
@@ -278,3 +308,6 @@ class KeyframeEditorConsumer(StudioSocket):
 
     async def studio_suggestions(self, message):
         await self.send_json({"type": "suggestions", **{k: v for k, v in message.items() if k != "type"}})
+
+    async def studio_region_preview(self, message):
+        await self.send_json({"type": "region_preview", **{k: v for k, v in message.items() if k != "type"}})

@@ -1,4 +1,5 @@
-"""Live keyframe previews and color suggestions, computed on the "preview" queue.
+"""Live keyframe previews, full-resolution region previews and color suggestions, computed on the
+"preview" queue.
 
 The keyframe engine is loaded once per worker process (a thread of the web process in
 embedded mode, a Celery worker in distributed mode); each request is a small handler that
@@ -15,6 +16,7 @@ import base64
 import contextlib
 import logging
 import os
+import threading
 import time
 
 import cv2
@@ -172,3 +174,58 @@ def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_ch
 
 def request_suggestions(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
     enqueue("annotations.keyframes.tasks.suggest_colors", keyframe_id, revision, x, y, reply_channel, request)
+
+
+# --- Region previews at full resolution ---------------------------------------------------------
+
+REGION_MAX_PIXELS = 2048 * 2048  # source pixels of one region: more than a screen shows when zoomed in
+REGION_JPEG_QUALITY = 92
+_full = threading.local()  # this thread's last full-resolution colorization: panning reuses it
+
+
+def _full_resolution(revision_row, method: str) -> np.ndarray:
+    key = (revision_row.keyframe_id, revision_row.content_hash, method)
+    if getattr(_full, "key", None) != key:
+        keyframe = revision_row.keyframe
+        _full.key, _full.rgb = None, None  # the old frame goes before the new one is made
+        _full.rgb = engines.colorize_keyframe(keyframe.shot, keyframe.frame, revision_row.content, method)
+        _full.key = key
+    return _full.rgb
+
+
+def region_preview(keyframe_id: int, revision: int, x: int, y: int, width: int, height: int,
+                   reply_channel: str, request: str) -> None:
+    """Hint revision `revision` colorized at full resolution, as the render will colorize it, cropped
+    to the source rectangle (x, y, width, height) (integer source pixels inside the frame), sent as
+    `region_preview` {request, revision, x, y, width, height, image (JPEG data URI), method,
+    compute_ms} to the asking socket only, or with `error` instead of the image (the region job's work).
+    """
+    reply = {"type": "studio.region_preview", "request": request, "revision": revision,
+             "x": x, "y": y, "width": width, "height": height}
+    revision_row = (HintRevision.objects.select_related("keyframe__shot__footage")
+                    .filter(keyframe_id=keyframe_id, number=revision).first())
+    try:
+        if revision_row is None:
+            raise LookupError("this revision no longer exists")
+        method = preview_method()
+        started = time.monotonic()
+        crop = _full_resolution(revision_row, method)[y:y + height, x:x + width]
+        # Full chroma resolution (4:4:4): a region is for looking at color edges pixel by pixel.
+        ok, data = cv2.imencode(".jpg", np.ascontiguousarray(crop[..., ::-1]),
+                                [cv2.IMWRITE_JPEG_QUALITY, REGION_JPEG_QUALITY,
+                                 cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        reply.update(image="data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii"),
+                     method=method, compute_ms=round((time.monotonic() - started) * 1000, 1))
+    except (HintError, LookupError) as exc:
+        reply["error"] = str(exc)
+    except Exception as exc:
+        log.exception("region preview of keyframe %s r%s failed", keyframe_id, revision)
+        reply["error"] = f"region preview failed: {exc}"
+    events.deliver(lambda: get_channel_layer().send(reply_channel, reply))
+
+
+def request_region_preview(keyframe_id: int, revision: int, region: tuple[int, int, int, int], reply_channel: str,
+                           request: str) -> None:
+    enqueue("annotations.keyframes.tasks.region_preview", keyframe_id, revision, *region, reply_channel, request)

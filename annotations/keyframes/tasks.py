@@ -13,3 +13,10 @@ def render_preview(keyframe_id: int, token: str) -> None:
 def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
     """The network's color suggestions at source pixel (x, y), answered to `reply_channel`."""
     previews.suggest_colors(keyframe_id, revision, x, y, reply_channel, request)
+
+
+@job(queue="preview")
+def region_preview(keyframe_id: int, revision: int, x: int, y: int, width: int, height: int, reply_channel: str,
+                   request: str) -> None:
+    """A region of the revision's full-resolution colorization, answered to `reply_channel`."""
+    previews.region_preview(keyframe_id, revision, x, y, width, height, reply_channel, request)

@@ -50,6 +50,8 @@ const state = {
   flashes: new Map(),       // hint id -> {color, until}
   preview: null,            // {revision, image, ms, method}
   previewFailed: 0,         // the last revision whose preview failed
+  region: null,             // {revision, x, y, width, height, image}: what is shown, at full resolution
+  regionAsked: "",          // the region last asked for, "revision:x,y,width,height"
   wipe: 0.5,
   drag: null,
   draft: null,              // boundary stroke being drawn (source pixels)
@@ -98,6 +100,7 @@ socket
     state.you = m.you;
     state.canEdit = m.you.can_edit;
     state.server = { revision: m.revision, hints: m.hints };
+    state.regionAsked = "";  // an answer lost with the old socket is asked for again
     setReviewStatus(m.review_status);
     // (Re)connected: send every edit not yet confirmed; those that did land are answered with their revision.
     for (const entry of state.pending) entry.sent = false;
@@ -144,6 +147,7 @@ socket
     notice(m.message, "bad");
     updatePreviewStatus();
   })
+  .on("region_preview", (m) => showRegion(m))
   .on("suggestions", (m) => renderSuggestions(m))
   .on("history", (m) => renderHistory(m.revisions))
   .on("presence", (m) => {
@@ -523,6 +527,53 @@ function showPreview(m) {
   }).catch(() => {});
 }
 
+// --- Full-resolution region ---------------------------------------------------------------------------
+// The live preview is computed at most 512 px across. Zoomed in (not at "fit") past its pixels, the editor asks
+// for the part it shows at full resolution, colorized as the render will colorize it, and draws
+// that over the preview. One request per settled view (a zoom or pan gesture asks once, at its end).
+
+const REGION_MAX_PIXELS = 2048 * 2048;
+const REGION_SETTLE_MS = 350;
+let regionTimer = null;
+
+function wantedRegion() {
+  const p = state.preview;
+  if (!p || state.fitted || state.view === "frame" || p.revision !== state.server?.revision) return null;
+  const previewWidth = p.image.naturalWidth;
+  // Screen pixels per preview pixel: past 1.5 the preview's own pixels show.
+  if (previewWidth >= data.width || view.scale * data.width / previewWidth <= 1.5) return null;
+  const pane = panes().find((q) => q.content !== "frame") || panes()[0];
+  const [x0, y0] = view.toSource(0, 0), [x1, y1] = view.toSource(pane.w, pane.h);
+  const x = Math.max(0, Math.floor(x0)), y = Math.max(0, Math.floor(y0));
+  const width = Math.min(data.width, Math.ceil(x1)) - x, height = Math.min(data.height, Math.ceil(y1)) - y;
+  if (width <= 0 || height <= 0 || width * height > REGION_MAX_PIXELS) return null;
+  return { revision: p.revision, x, y, width, height };
+}
+
+function scheduleRegion() {
+  const want = wantedRegion();
+  const key = want ? `${want.revision}:${want.x},${want.y},${want.width},${want.height}` : "";
+  if (key === state.regionAsked) { clearTimeout(regionTimer); return; }
+  clearTimeout(regionTimer);
+  regionTimer = setTimeout(() => {
+    state.regionAsked = key;
+    if (want) socket.send({ type: "region_preview", x: want.x, y: want.y, width: want.width, height: want.height,
+                            request: `region-${++requestSeq}` });
+  }, REGION_SETTLE_MS);
+}
+
+function showRegion(m) {
+  if (m.error) { $("editor").dataset.region = "failed"; return; }
+  const image = new Image();
+  image.src = m.image;
+  image.decode().then(() => {
+    if (m.revision !== state.preview?.revision) return;  // the hints changed meanwhile
+    state.region = { revision: m.revision, x: m.x, y: m.y, width: m.width, height: m.height, image };
+    $("editor").dataset.region = `${m.revision}:${m.x},${m.y},${m.width},${m.height}`;
+    invalidate();
+  }).catch(() => {});
+}
+
 function updatePreviewStatus() {
   const p = state.preview;
   const el = $("preview-status");
@@ -650,6 +701,7 @@ function draw() {
     ctx.fillStyle = "#33373e"; ctx.fillRect(w / 2 - 1, 0, 2, h);
     label("frame", 10, 10); label(previewLabel(), w / 2 + 10, 10);
   }
+  scheduleRegion();
 }
 
 function previewLabel() {
@@ -669,14 +721,24 @@ function drawImage(image) {
   ctx.drawImage(image, view.ox, view.oy, data.width * view.scale, data.height * view.scale);
 }
 
+// The preview, and over it the full-resolution region where one of the same revision is at hand.
+function drawPreview(preview) {
+  drawImage(preview || frame);
+  const r = state.region;
+  if (!preview || !r || r.revision !== state.preview.revision) return;
+  ctx.imageSmoothingEnabled = view.scale < 2;
+  const [sx, sy] = view.toScreen(r.x, r.y);
+  ctx.drawImage(r.image, sx, sy, r.width * view.scale, r.height * view.scale);
+}
+
 function drawContent(pane) {
   const preview = state.preview?.image;
   if (pane.content === "frame") { drawImage(frame); return; }
-  if (pane.content === "preview" || pane.content === "overlay") { drawImage(preview || frame); return; }
+  if (pane.content === "preview" || pane.content === "overlay") { drawPreview(preview); return; }
   // Wipe: before (gray) left of the divider, after (colorized) right of it.
   drawImage(frame);
   const x = pane.w * state.wipe;
-  ctx.save(); ctx.beginPath(); ctx.rect(x, 0, pane.w - x, pane.h); ctx.clip(); drawImage(preview || frame); ctx.restore();
+  ctx.save(); ctx.beginPath(); ctx.rect(x, 0, pane.w - x, pane.h); ctx.clip(); drawPreview(preview); ctx.restore();
   ctx.fillStyle = "#fff"; ctx.fillRect(x - 1, 0, 2, pane.h);
   ctx.beginPath(); ctx.arc(x, pane.h / 2, 9, 0, 7); ctx.fill();
   ctx.fillStyle = "#111"; ctx.font = "11px system-ui"; ctx.fillText("⇔", x - 6, pane.h / 2 + 4);

@@ -252,6 +252,9 @@ async def test_role_change_closes_sockets_for_a_reconnect(keyframe, users):
     ('{"type": "cursor", "x": null, "y": {"pad": "%s"}}' % ("x" * 100_000), "numbers"),  # was relayed as sent
     ('{"type": "cursor", "x": 5, "y": -3}', "inside"),
     ('{"type": "cursor", "x": 5, "y": 3, "tool": "%s"}' % ("t" * 1000), "tool"),
+    ('{"type": "region_preview", "x": 0, "y": 0, "width": 8.5, "height": 8}', "integers"),
+    ('{"type": "region_preview", "x": 60, "y": 0, "width": 8, "height": 8}', "inside the 64x48 frame"),
+    ('{"type": "region_preview", "x": 0, "y": 0, "width": 0, "height": 8}', "inside"),
     ('{"type": "revert", "revision": "first"}', "revision number"),
     ('{"type": "revert", "revision": 99}', "does not exist"),
 ])
@@ -305,6 +308,33 @@ async def test_edit_is_stored_as_a_revision_and_previewed_for_everyone(keyframe,
     preview = await receive_until(late, "preview", timeout=10)
     assert preview["revision"] == 2
     for communicator in (annotator, watcher, late):
+        await communicator.disconnect()
+
+
+async def test_a_region_preview_is_the_full_resolution_colorization_cropped(keyframe, users, background_jobs):
+    """Zoomed in, the editor asks for what it shows at full resolution: the answer goes to the asker
+    only and is the render's colorization of that rectangle, for the head revision."""
+    from annotations import engines
+
+    annotator, _, _ = await connect(users["annotator"], keyframe.pk)
+    watcher, _, _ = await connect(users["reviewer"], keyframe.pk)
+    await annotator.send_json_to({"type": "edit", "ops": [point(x=10, y=12, color="#2040c0")], "request": "e1"})
+    await receive_until(annotator, "ack")
+    await watcher.send_json_to({"type": "region_preview", "x": 4, "y": 6, "width": 24, "height": 16, "request": "z1"})
+    region = await receive_until(watcher, "region_preview")
+    assert (region["request"], region["revision"], region["x"], region["y"], region["width"], region["height"]) == \
+        ("z1", 2, 4, 6, 24, 16)
+    image = decode(region["image"]).astype(int)
+    assert image.shape[:2] == (16, 24)
+    content = (await database_sync_to_async(HintRevision.objects.get)(keyframe=keyframe, number=2)).content
+    full = await database_sync_to_async(engines.colorize_keyframe)(keyframe.shot, keyframe.frame, content,
+                                                                   previews.preview_method())
+    assert np.abs(image - full[6:22, 4:28].astype(int)).mean() < 4  # the same picture, but for the JPEG
+    r, g, b = image[12 - 6, 10 - 4]
+    assert b > r, (r, g, b)  # the hint's blue, at the hint
+    others = [m["type"] for m in await drain(annotator, 0.5)]
+    assert "region_preview" not in others
+    for communicator in (annotator, watcher):
         await communicator.disconnect()
 
 

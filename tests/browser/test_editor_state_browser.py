@@ -168,3 +168,44 @@ def test_view_changes_keep_the_zoom(login, keyframe, users):
     page.keyboard.press("o")
     assert same()
     assert page.errors == []
+
+
+def test_zoomed_in_the_preview_shows_full_resolution(login, project, users, upload, tmp_path):
+    """The live preview is 512 px across; zoomed in on a wider frame, the editor asks for the part it
+    shows at full resolution and draws it, again after each new revision."""
+    from fractions import Fraction
+
+    from annotations.demo import synthetic_reel
+    from annotations.footage.actions import ingest, upload_footage
+    from annotations.keyframes.actions import add_keyframe, save_hints
+    from inference.media import write_video
+
+    path = tmp_path / "wide.mp4"
+    write_video(path, synthetic_reel(1024, 576, 3, scenes=1), Fraction(24), options={"crf": "18"})
+    footage = upload_footage(project, users["producer"], upload(path), name="Wide", start_ingest=False)
+    ingest(footage)
+    keyframe = add_keyframe(footage.shots.get(), users["annotator"], 1)
+    save_hints(keyframe, users["annotator"], {"points": [{"x": 500, "y": 280, "color": "#2040c0", "radius": 4}],
+                                              "strokes": []})
+    page = login("annotator", "pw-annotator")
+    open_editor(page, keyframe)
+    wait_settled(page, 2)
+    region = "document.getElementById('editor').dataset.region || ''"
+    page.wait_for_timeout(800)
+    assert page.evaluate(f"() => {region}") == ""  # at fit: the preview alone
+    for _ in range(3):
+        page.keyboard.press("+")
+    wait_until(page, f"({region}).startsWith('2:')", 60)
+    x, y, width, height = map(int, page.evaluate(f"() => {region}").split(":")[1].split(","))
+    assert 0 < width < 1024 and 0 < height < 576 and x <= 500 < x + width and y <= 280 < y + height
+    image = page.evaluate("() => { const r = window.studio.state.region; return [r.image.naturalWidth, r.image.naturalHeight]; }")
+    assert image == [width, height]  # source pixels, one for one
+
+    # A new revision: its own region, once its preview is in.
+    page.keyboard.press("Escape")
+    page.fill("#hex", "#c03020")
+    page.press("#hex", "Enter")
+    click_at(page, 520, 290)
+    wait_settled(page, 3)
+    wait_until(page, f"({region}).startsWith('3:')", 60)
+    assert page.errors == []

@@ -391,6 +391,7 @@ keyframe  revert    -       -         ack       error    error    ack     -
 keyframe  history   -       -         history   history  history  history -
 keyframe  suggest   -       -         ok        ok       ok       ok      -
 keyframe  preview   -       -         ok        ok       ok       ok      -
+keyframe  region_preview -  -         ok        ok       ok       ok      -
 keyframe  cursor    -       -         ok        error    error    ok      -
 keyframe  ping      -       -         pong      pong     pong     pong    -
 """
@@ -401,6 +402,7 @@ WS_MESSAGES = {
     "edit": {"ops": [{"op": "add_point", "point": {"x": 4, "y": 4, "color": "#445566"}}]},
     "revert": {"revision": 1},
     "history": {}, "suggest": {"x": 3, "y": 3}, "preview": {}, "cursor": {"x": 3, "y": 3}, "ping": {},
+    "region_preview": {"x": 0, "y": 0, "width": 8, "height": 8},
 }
 
 
