@@ -28,6 +28,9 @@ class MediaError(ValueError):
 # Frame rates the studio handles: timecode needs at least one frame a second; above 300 fps no
 # broadcast format exists, and a wild rate is a damaged header.
 FRAME_RATE_RANGE = (Fraction(1), Fraction(300))
+# The smallest frame side the engines take (the propagation's optical flow works on patches of
+# 8 px, two across at least).
+MIN_FRAME_SIDE = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +77,7 @@ def probe(path: str | Path) -> VideoInfo:
             count = stream.frames or _count_frames(container, stream)
             timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
             width, height = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
+            check_frame_size(name, width, height)
             return VideoInfo(
                 codec=ctx.name,
                 width=width,
@@ -145,6 +149,16 @@ def _facts(name: str, container, stream, rotation: int, timecode: str | None) ->
 
 def _seconds(value, time_base) -> float:
     return float(Fraction(value or 0) * time_base) if time_base is not None else 0.0
+
+
+def check_frame_size(name: str, width: int, height: int, max_pixels: int | None = None) -> None:
+    """Refuse (MediaError, naming the size) frames of `width` x `height` pixels (as shown, after any
+    rotation) that have a side under MIN_FRAME_SIDE or more than `max_pixels` pixels."""
+    if min(width, height) < MIN_FRAME_SIDE:
+        raise MediaError(f"{name}: frames of {width}x{height} are too small; the engines need at least "
+                         f"{MIN_FRAME_SIDE} pixels on each side")
+    if max_pixels and width * height > max_pixels:
+        raise MediaError(f"{name}: frames of {width}x{height} are over the limit of {max_pixels} pixels")
 
 
 def _check_frame_rate(name: str, rate) -> None:
@@ -335,6 +349,7 @@ class ImageSequence(Source):
         self.members = self._members()
         with zipfile.ZipFile(self.path) as archive:
             first = self._decode(archive, self.members[0])
+        check_frame_size(self.path.name, first.shape[1], first.shape[0])
         self.info = VideoInfo(
             codec=self._codec, width=first.shape[1], height=first.shape[0], frame_count=len(self.members),
             frame_rate=Fraction(frame_rate), pix_fmt="rgb48le" if first.dtype == np.uint16 else "rgb24",
@@ -509,9 +524,7 @@ def sniff(path: str | Path, *, max_pixels: int | None = None) -> str:
             if not container.streams.video:
                 raise MediaError(f"{name}: no video stream found")
             stream = container.streams.video[0]
-            if max_pixels and stream.width * stream.height > max_pixels:
-                raise MediaError(f"{name}: frames of {stream.width}x{stream.height} are over the limit of "
-                                 f"{max_pixels} pixels")
+            check_frame_size(name, stream.width, stream.height, max_pixels)
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             _check_frame_rate(name, rate)
             _check_constant_rate(name, _frame_durations(container, stream), Fraction(rate))

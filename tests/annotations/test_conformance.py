@@ -8,6 +8,7 @@ import pytest
 
 from annotations.footage.actions import ingest, upload_footage
 from annotations.render import deliverables
+from tests.conftest import image_zip
 
 pytestmark = pytest.mark.django_db
 RATE, SAMPLE_RATE, FRAMES = 24, 48000, 24
@@ -159,6 +160,26 @@ def test_a_frame_rate_the_timecode_cannot_count_is_refused_at_upload(project, us
                                                     {"file": handle}, format="multipart")
     assert answer.status_code == 400
     assert "frame rate is 0.000277778 fps; footage from 1 to 300 fps" in answer.json()["detail"]
+    assert not Footage.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["video", "sequence"])
+def test_frames_too_small_for_the_engines_are_refused_at_upload(project, users, client_for, tmp_path, kind):
+    """A 40x12 source was accepted; its render then failed in the optical flow."""
+    from django.urls import reverse
+
+    from annotations.models import Footage
+
+    image = np.full((12, 40, 3), 90, np.uint8)
+    if kind == "video":
+        path = encode_frames(tmp_path / "thin.mp4", [image] * 4)
+    else:
+        path = image_zip(tmp_path / "thin.zip", [image] * 4, "png")
+    with open(path, "rb") as handle:
+        answer = client_for(users["producer"]).post(reverse("api:project-footage", args=[project.pk]),
+                                                    {"file": handle}, format="multipart")
+    assert answer.status_code == 400
+    assert "frames of 40x12 are too small; the engines need at least 16 pixels on each side" in answer.json()["detail"]
     assert not Footage.objects.exists()
 
 

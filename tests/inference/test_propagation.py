@@ -142,6 +142,22 @@ def test_bad_input_is_refused(shot, flow, keyframes, message):
         run(flow, gray, keyframes)
 
 
+@pytest.mark.parametrize("height, width", [(16, 16), (16, 1000), (1000, 16), (37, 4001)])
+def test_every_frame_size_the_studio_admits_is_propagated(flow, height, width):
+    """A 16x1000 shot was worked on at 8x320, which the optical flow and the resize refused."""
+    rng = np.random.default_rng(3)
+    gray = [(rng.random((height, width)) * 255).astype(np.uint8) for _ in range(3)]
+    key = np.stack([gray[0], gray[0] // 2, 255 - gray[0]], -1)
+    frames = dict(run(flow, gray, {0: key}))
+    assert sorted(frames) == [0, 1, 2] and frames[2].shape == (height, width, 3)
+
+
+def test_a_frame_under_the_smallest_size_is_refused_by_name(flow):
+    gray = [np.zeros((12, 40), np.uint8)] * 3
+    with pytest.raises(PropagationError, match="40x12; frames of at least 16 pixels on each side"):
+        run(flow, gray, {0: np.zeros((12, 40, 3), np.uint8)})
+
+
 def test_bad_stretch_and_method_are_refused(shot, flow):
     color, gray = shot
     with pytest.raises(PropagationError, match="not a stretch"):
