@@ -70,8 +70,13 @@ def decoded(path, index=0) -> np.ndarray:
     """float (channels, samples) of audio stream `index`."""
     with av.open(str(path)) as container:
         stream = container.streams.audio[index]
-        channels = stream.codec_context.channels
-        return np.concatenate([deliverables._as_float(f, channels) for f in container.decode(stream)], axis=1)
+        channels, blocks = stream.codec_context.channels, []
+        for frame in container.decode(stream):  # the deliverables' layouts are standard ones
+            samples = frame.to_ndarray()
+            samples = samples if frame.format.is_planar else samples.reshape(-1, channels).T
+            scale = float(1 << (8 * samples.dtype.itemsize - 1)) if samples.dtype.kind == "i" else 1.0
+            blocks.append(samples.astype(np.float32) / scale)
+        return np.concatenate(blocks, axis=1)
 
 
 def burst_onset(sound: np.ndarray) -> int:
@@ -138,6 +143,43 @@ def test_a_non_drop_timecode_at_2997_stays_non_drop(project, users, upload, tmp_
     encoder.close()
     with av.open(str(tmp_path / "master.mov")) as container:
         assert container.streams.video[0].metadata["timecode"] == "00:00:59:15"
+
+
+def custom_order(path):
+    """Relabel the 7.1 of a MOV made by `make_source` as FFmpeg reads a 7.1 recorder's file: the
+    'chan' atom's channel bitmap (FFmpeg's native order) becomes the layout tag MPEG_7_1_C, which
+    reads back as the custom order FL+FR+FC+LFE+SL+SR+BL+BR."""
+    data = path.read_bytes()
+    bitmap = b"chan" + bytes(4) + (0x10000).to_bytes(4, "big") + (0x63F).to_bytes(4, "big")
+    assert data.count(bitmap) == 1, "make_source's 7.1 MOV has one bitmap 'chan' atom"
+    path.write_bytes(data.replace(bitmap, b"chan" + bytes(4) + ((128 << 16) | 8).to_bytes(4, "big") + bytes(4)))
+    return path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_7_1_pcm_in_a_custom_channel_order_is_ingested_and_delivered(project, users, upload, background_jobs,
+                                                                     tmp_path):
+    """PyAV corrupts its heap on a custom-order layout: reading this file's channel count or
+    decoding it killed the ingest (SIGABRT), and, before jobs ran in child processes, the server."""
+    from annotations import storage
+    from annotations.models import Render
+    from annotations.render.actions import start_render
+    from tests.annotations.review_helpers import approve_all, wait_render
+
+    source = custom_order(make_source(tmp_path / "recorder.mov", channels=8, layout="7.1"))
+    footage = background_jobs.wait_footage(upload_footage(project, users["producer"], upload(source), name="Recorder"))
+    assert footage.status == "ready", footage.error
+    assert footage.facts["sound"][0]["channels"] == 8
+    shot = footage.shots.get()
+    approve_all(shot, users, frames=(2,))
+    render = wait_render(start_render(shot, users["producer"]), worker=background_jobs.worker)
+    assert render.status == Render.Status.DONE, render.error
+    with storage.local_path(render.deliverables.get(kind="prores").file) as master:
+        sound = decoded(master)
+    assert sound.shape == (8, FRAMES * SAMPLE_RATE // RATE)
+    at = BURST_FRAME * SAMPLE_RATE // RATE
+    assert abs(burst_onset(sound) - at) <= 1
+    assert np.allclose(np.abs(sound[:, at:at + 960]).max(axis=1), 0.4, atol=0.01)  # every channel, none lost
 
 
 def test_a_frame_rate_the_timecode_cannot_count_is_refused_at_upload(project, users, client_for, tmp_path):
