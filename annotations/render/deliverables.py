@@ -354,6 +354,8 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
                 digest.update(np.ascontiguousarray(master).tobytes())
                 luma = next(source)
                 checks.add(master, luma)
+                if default_storage.exists(pipeline.confidence_name(render, index)):
+                    checks.add_confidence(index, frames.read_png(pipeline.confidence_name(render, index)))
                 sheet.add(index, master, luma)
                 for encoder in encoders.values():
                     encoder.write(master)
@@ -374,6 +376,9 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
         report["verdict"] = qc.verdict(report)
         storage.put(pipeline.picture_name(render, "contact-sheet"), sheet.jpeg())
         storage.put(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
+        if checks.confidence:
+            storage.put(pipeline.picture_name(render, "confidence"), pictures.confidence_sheet(
+                checks.confidence, shot.frame_count, report["confidence"]["least_sure"]))
         made = []
         for kind, path in paths.items():
             stored = f"{render.storage_dir}/deliverables/{attempt}/{names[kind]}"
