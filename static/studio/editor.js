@@ -13,6 +13,7 @@
 
 import { applyOps, clone, hitTest, inverseOps, newId, simplify, touchedIds } from "./hints.js";
 import { drawGamut, gamutPick, hexToRgb, isHex, lumaToL, rgbToLab } from "./color.js";
+import { Guidance } from "./guidance.js";
 import { api } from "./http.js";
 import { StudioSocket } from "./socket.js";
 import { Viewport } from "./viewport.js";
@@ -28,6 +29,7 @@ const GESTURE_MS = 700; // a pause this long ends a burst of nudges or patch-siz
 const REVIEWED = ["submitted", "approved"];
 const STATUS_LABELS = { draft: "Draft", submitted: "Submitted", approved: "Approved", changes_requested: "Changes requested" };
 
+const guidance = new Guidance();
 const state = {
   server: { revision: 0, hints: { points: [], strokes: [] } },
   pending: [],              // outbox: {request, ops, sent, ackRevision?}; request is also the edit id
@@ -493,7 +495,7 @@ function suggestAt(x, y) {
   socket.send({ type: "suggest", x, y, request: state.suggestRequest });
 }
 
-function renderSuggestions(m) {
+function renderSuggestions(m, place = null) {
   if (m.request !== state.suggestRequest) return; // an answer to an older question
   const list = $("suggestions");
   if (m.error) { list.innerHTML = `<li class="muted small">${escapeHtml(m.error)}</li>`; return; }
@@ -503,9 +505,46 @@ function renderSuggestions(m) {
       <span class="swatch" style="background:${color}"></span><code>${color}</code>
       <span class="bar"><span style="width:${(probability * 100).toFixed(1)}%"></span></span>
       <span class="prob">${(probability * 100).toFixed(0)}%</span></button>`;
-    li.querySelector("button").onclick = () => applyColor(color, null, { toPoint: true });
+    li.querySelector("button").onclick = place ? () => place(color) : () => applyColor(color, null, { toPoint: true });
     return li;
   }));
+}
+
+// --- Where to click next ------------------------------------------------------------------------------
+
+function toggleGuidance() {
+  const shown = guidance.toggle();
+  $("guidance-toggle")?.classList.toggle("active", shown);
+  if (shown && !guidance.tinted) notice("Where to click next comes with the network's preview; it is not computed yet.");
+  invalidate();
+}
+
+// Mark the least sure place away from every point, bring it into view and offer the network's
+// colors there: choosing one places a point at the mark.
+function nextPoint() {
+  const at = guidance.mark();
+  if (!at) { notice("No place to suggest yet: wait for the network's preview."); return; }
+  const pane = panes()[0];
+  const [sx, sy] = view.toScreen(at.x, at.y);
+  if (sx < 0 || sy < 0 || sx > pane.w || sy > pane.h) {
+    view.ox += pane.w / 2 - sx; view.oy += pane.h / 2 - sy; state.fitted = false;
+  }
+  state.suggestRequest = `next${++requestSeq}`;
+  $("suggest-where").textContent = `next point, at (${Math.round(at.x)}, ${Math.round(at.y)})`;
+  $("editor").dataset.nextPoint = `${at.x},${at.y}`;
+  renderSuggestions({ request: state.suggestRequest, colors: guidance.colors }, (color) => placeAt(at, color));
+  invalidate();
+}
+
+function placeAt(at, color) {
+  if (!state.canEdit) return;
+  const point = { id: newId(), x: snap(clampX(at.x)), y: snap(clampY(at.y)), color, radius: state.patch };
+  if (edit([{ op: "add_point", point }])) {
+    pushRecent(color);
+    guidance.marked = null;
+    delete $("editor").dataset.nextPoint;
+    select({ kind: "point", id: point.id, placed: true });
+  }
 }
 
 // --- Preview -------------------------------------------------------------------------------------------
@@ -518,6 +557,10 @@ function showPreview(m) {
     if (state.preview && m.revision < state.preview.revision) return;
     state.preview = { revision: m.revision, image, ms: m.compute_ms, method: m.method };
     $("editor").dataset.previewRevision = m.revision;
+    guidance.update(m.guidance, m.revision, () => {
+      $("editor").dataset.guidanceRevision = guidance.tinted ? m.revision : "";
+      invalidate();
+    });
     updatePreviewStatus();
     invalidate();
   }).catch(() => {});
@@ -632,6 +675,7 @@ function draw() {
     ctx.beginPath(); ctx.rect(pane.x, 0, pane.w, pane.h); ctx.clip();
     ctx.translate(pane.x, 0);
     drawContent(pane);
+    guidance.draw(ctx, view, data.width, data.height);
     drawHints();
     drawPins();
     drawPeers();
@@ -983,6 +1027,7 @@ window.addEventListener("keydown", (event) => {
     f: fit, "1": () => zoom(1 / view.scale), "+": () => zoom(1.25), "=": () => zoom(1.25), "-": () => zoom(0.8),
     o: () => setView("overlay"), s: () => setView("side"), w: () => setView("wipe"), g: () => setView("frame"),
     n: () => { const h = state.selection?.kind === "point" && findHint(state.selection); if (h) suggestAt(h.x, h.y); },
+    u: toggleGuidance, j: nextPoint,
     Tab: selectNext,
     ArrowLeft: () => nudge(-step, 0), ArrowRight: () => nudge(step, 0), ArrowUp: () => nudge(0, -step), ArrowDown: () => nudge(0, step),
   };
@@ -1016,11 +1061,14 @@ adoptOutbox();
 recompute();
 loadReview();
 $("submit-review")?.addEventListener("click", submitForReview);
+$("guidance-toggle")?.addEventListener("click", toggleGuidance);
+$("next-point")?.addEventListener("click", nextPoint);
 
 // For scripted checks (browser tests) and the console: read-only views of the editor.
 window.studio = {
   state,
   view,
+  guidance,
   size: [data.width, data.height],
   toPage(x, y) {
     const rect = canvas.getBoundingClientRect();
