@@ -13,10 +13,11 @@ Client -> server (every message is a JSON object with "type"; "request" is echoe
     {"type": "history"}                               the revision list
     {"type": "suggest", "x": .., "y": .., "request"}  network color suggestions at a source pixel
     {"type": "preview"}                               (re)send or compute the newest preview
+    {"type": "carry", "request"}                      the nearest keyframe's points, followed to this frame
     {"type": "cursor", "x": .., "y": ..}              my cursor, in source pixels (null: left the canvas)
     {"type": "ping"}
 Server -> client:
-    welcome, ack, hints, preview, preview_failed, suggestions, history, presence, cursor,
+    welcome, ack, hints, preview, preview_failed, suggestions, carried, history, presence, cursor,
     conflict, error, unavailable (the database could not be reached: send it again later),
     deleted, pong (see the handlers below for their fields).
 """
@@ -31,7 +32,7 @@ from django.http import Http404
 from annotations import events
 from annotations.errors import ActionError, NotAllowed
 from annotations.keyframes import actions as keyframe_actions
-from annotations.keyframes import previews
+from annotations.keyframes import carry, previews
 from annotations.keyframes.state import preview_state
 from annotations.models import HintRevision, Keyframe
 from annotations.permissions import Cap, capabilities, get_keyframe
@@ -104,6 +105,11 @@ def latest_preview(keyframe_id: int, revision: int) -> dict | None:
 @database_sync_to_async
 def ask_suggestions(keyframe_id, revision, x, y, channel, request):
     previews.request_suggestions(keyframe_id, revision, x, y, channel, request)
+
+
+@database_sync_to_async
+def ask_carried(keyframe_id, channel, request):
+    carry.request_carried(keyframe_id, channel, request)
 
 
 def _number(value) -> bool:
@@ -218,6 +224,13 @@ class KeyframeEditorConsumer(StudioSocket):
         if preview:
             await self.send_json({"type": "preview", **preview})
 
+    async def on_carry(self, content, request):
+        """Proposals for this keyframe come back later as `carried`: the points of the shot's nearest
+        approved keyframe (else the nearest with points), followed to this frame; `from_frame` None
+        when there is none. Only for those who may edit (they are offered to be added)."""
+        self._require_edit()
+        await ask_carried(self.keyframe_id, self.channel_name, str(request or ""))
+
     async def on_cursor(self, content, request):
         """Share my cursor with the other editors (not stored): a pixel inside the frame and one
         of the editor's tools, or x = y = null (left the canvas). Only what the schema holds is
@@ -240,7 +253,7 @@ class KeyframeEditorConsumer(StudioSocket):
         await self.send_json({"type": "pong", "request": request})
 
     HANDLERS = {"edit": on_edit, "revert": on_revert, "history": on_history, "suggest": on_suggest,
-                "preview": on_preview, "cursor": on_cursor, "ping": on_ping}
+                "preview": on_preview, "carry": on_carry, "cursor": on_cursor, "ping": on_ping}
 
     # --- Channel-layer messages ---------------------------------------------------------------------
 
@@ -277,3 +290,6 @@ class KeyframeEditorConsumer(StudioSocket):
 
     async def studio_suggestions(self, message):
         await self.send_json({"type": "suggestions", **{k: v for k, v in message.items() if k != "type"}})
+
+    async def studio_carried(self, message):
+        await self.send_json({"type": "carried", **{k: v for k, v in message.items() if k != "type"}})

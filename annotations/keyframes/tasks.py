@@ -1,5 +1,5 @@
-"""The keyframe jobs, on the latency-sensitive "preview" queue (thin: the work is in previews)."""
-from annotations.keyframes import previews
+"""The keyframe jobs, on the latency-sensitive "preview" queue (thin: the work is in previews and carry)."""
+from annotations.keyframes import carry, previews
 from colorproj.jobs import job
 
 
@@ -13,3 +13,9 @@ def render_preview(keyframe_id: int, token: str) -> None:
 def suggest_colors(keyframe_id: int, revision: int, x: float, y: float, reply_channel: str, request: str) -> None:
     """The network's color suggestions at source pixel (x, y), answered to `reply_channel`."""
     previews.suggest_colors(keyframe_id, revision, x, y, reply_channel, request)
+
+
+@job(queue="preview")
+def carry_points(keyframe_id: int, reply_channel: str, request: str) -> None:
+    """The points of the nearest keyframe, followed to this one, answered to `reply_channel`."""
+    carry.send_carried(keyframe_id, reply_channel, request)

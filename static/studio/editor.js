@@ -37,6 +37,10 @@ const state = {
   tool: data.canEdit ? "point" : "select",
   view: "overlay",
   selection: null,          // {kind, id, placed?}: placed = selected by placing it, not by the user
+  proposals: [],            // carried points offered to this keyframe, not stored until accepted
+  proposedFrom: null,       // the frame they were carried from
+  proposalsDropped: 0,      // how many were not followed with confidence
+  carryRequest: null,
   review: { status: data.reviewStatus, history: [], comments: [] },
   withdrawConfirmed: false, // the user agreed to withdraw the current submission or approval
   deletedBy: new Map(),     // hint id -> who deleted it (to tell someone whose drag lost)
@@ -109,6 +113,7 @@ socket
     recompute();
     renderPresence();
     socket.send({ type: "history" });
+    askCarried();
   })
   .on("ack", (m) => {
     const entry = state.pending.find((p) => p.request === m.request);
@@ -147,6 +152,7 @@ socket
     updatePreviewStatus();
   })
   .on("suggestions", (m) => renderSuggestions(m))
+  .on("carried", (m) => showCarried(m))
   .on("history", (m) => renderHistory(m.revisions))
   .on("presence", (m) => {
     if (m.action === "leave") state.peers.delete(m.peer.id);
@@ -510,6 +516,79 @@ function renderSuggestions(m, place = null) {
   }));
 }
 
+// --- Carried points -----------------------------------------------------------------------------------
+// A keyframe without points is offered the nearest keyframe's points, followed to this frame by
+// the propagation's motion: accepted or dropped one by one, or all at once (A), as one revision.
+
+function askCarried() {
+  if (!state.canEdit || state.carryRequest || state.hints.points.length) return;
+  state.carryRequest = `carry${++requestSeq}`;
+  socket.send({ type: "carry", request: state.carryRequest });
+}
+
+function showCarried(m) {
+  if (m.request !== state.carryRequest) return;
+  if (m.error) { notice(m.error, "bad"); return; }
+  if (state.hints.points.length) return; // points were placed meanwhile: nothing to propose
+  state.proposals = m.points.map((p) => ({ ...p, id: newId() }));
+  state.proposedFrom = m.from_frame;
+  state.proposalsDropped = m.dropped;
+  renderProposals();
+  invalidate();
+}
+
+function renderProposals() {
+  const panel = $("carried-panel");
+  panel.hidden = !state.proposals.length;
+  $("editor").dataset.proposals = state.proposals.length;
+  if (!state.proposals.length) return;
+  const unsure = state.proposalsDropped ? ` (${state.proposalsDropped} not followed with confidence: left out)` : "";
+  $("carried-from").textContent = `from frame ${state.proposedFrom}${unsure}`;
+  $("carried-list").replaceChildren(...state.proposals.map((p) => {
+    const li = document.createElement("li");
+    li.innerHTML = `<span class="swatch" style="background:${p.color}"></span><code>${p.color}</code>
+      <span class="muted small">(${Math.round(p.x)}, ${Math.round(p.y)}) · ${Math.round(p.confidence * 100)}%</span>
+      <button type="button" data-accept title="Add this point">✓</button>
+      <button type="button" data-drop title="Drop it">✕</button>`;
+    li.querySelector("[data-accept]").onclick = () => acceptProposals([p]);
+    li.querySelector("[data-drop]").onclick = () => dropProposals([p]);
+    return li;
+  }));
+}
+
+function acceptProposals(chosen) {
+  if (!state.canEdit || !chosen.length) return;
+  const ops = chosen.map(({ x, y, color, radius, reference }) => ({
+    op: "add_point",
+    point: { id: newId(), x: snap(clampX(x)), y: snap(clampY(y)), color, radius, ...(reference ? { reference } : {}) },
+  }));
+  if (edit(ops)) dropProposals(chosen);
+}
+
+function dropProposals(chosen) {
+  const ids = new Set(chosen.map((p) => p.id));
+  state.proposals = state.proposals.filter((p) => !ids.has(p.id));
+  renderProposals();
+  invalidate();
+}
+
+function proposalAt(x, y) {
+  return state.proposals.find((p) => Math.abs(p.x - x) <= Math.max(p.radius, 4 / view.scale) + 1
+    && Math.abs(p.y - y) <= Math.max(p.radius, 4 / view.scale) + 1);
+}
+
+function drawProposals() {
+  for (const p of state.proposals) {
+    const [x, y] = view.toScreen(p.x, p.y);
+    const size = Math.max(10, (2 * p.radius + 1) * view.scale);
+    ctx.save();
+    ctx.globalAlpha = 0.55; ctx.fillStyle = p.color; ctx.fillRect(x - size / 2, y - size / 2, size, size);
+    ctx.globalAlpha = 1; ctx.setLineDash([4, 3]); ctx.lineWidth = 2; ctx.strokeStyle = "#fff";
+    ctx.strokeRect(x - size / 2 - 2, y - size / 2 - 2, size + 4, size + 4);
+    ctx.restore();
+  }
+}
+
 // --- Where to click next ------------------------------------------------------------------------------
 
 function toggleGuidance() {
@@ -677,6 +756,7 @@ function draw() {
     drawContent(pane);
     guidance.draw(ctx, view, data.width, data.height);
     drawHints();
+    drawProposals();
     drawPins();
     drawPeers();
     ctx.restore();
@@ -834,6 +914,8 @@ canvas.addEventListener("pointerdown", (event) => {
     state.drag = { kind: "wipe", pane: at.pane };
     return;
   }
+  const proposal = state.canEdit && proposalAt(at.x, at.y);
+  if (proposal) { acceptProposals([proposal]); return; }
   const slack = 7 / view.scale;
   const hit = hitTest(state.hints, at.x, at.y, slack);
   if (state.tool === "stroke" && state.canEdit) {
@@ -1027,7 +1109,7 @@ window.addEventListener("keydown", (event) => {
     f: fit, "1": () => zoom(1 / view.scale), "+": () => zoom(1.25), "=": () => zoom(1.25), "-": () => zoom(0.8),
     o: () => setView("overlay"), s: () => setView("side"), w: () => setView("wipe"), g: () => setView("frame"),
     n: () => { const h = state.selection?.kind === "point" && findHint(state.selection); if (h) suggestAt(h.x, h.y); },
-    u: toggleGuidance, j: nextPoint,
+    u: toggleGuidance, j: nextPoint, a: () => acceptProposals(state.proposals),
     Tab: selectNext,
     ArrowLeft: () => nudge(-step, 0), ArrowRight: () => nudge(step, 0), ArrowUp: () => nudge(0, -step), ArrowDown: () => nudge(0, step),
   };
@@ -1063,6 +1145,8 @@ loadReview();
 $("submit-review")?.addEventListener("click", submitForReview);
 $("guidance-toggle")?.addEventListener("click", toggleGuidance);
 $("next-point")?.addEventListener("click", nextPoint);
+$("carried-accept")?.addEventListener("click", () => acceptProposals(state.proposals));
+$("carried-drop")?.addEventListener("click", () => dropProposals(state.proposals));
 
 // For scripted checks (browser tests) and the console: read-only views of the editor.
 window.studio = {

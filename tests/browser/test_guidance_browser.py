@@ -62,3 +62,27 @@ def test_the_overlay_follows_the_preview_and_next_point_places_a_point_where_non
     placed = points[-1]
     assert (abs(placed["x"] - x) <= 0.5 and abs(placed["y"] - y) <= 0.5 and placed["color"] == color), placed
     assert page.errors == []
+
+
+def test_a_new_keyframe_is_offered_the_nearest_keyframes_points_and_accepts_them_as_one_revision(
+        login, project, users, upload, tmp_path, screenshot):
+    from annotations.keyframes.actions import add_keyframe
+    from tests.annotations.review_helpers import annotate, panning_shot
+
+    shot = panning_shot(project, users["producer"], upload, tmp_path)
+    annotate(shot, users["annotator"], 6, {"points": [{"x": 40, "y": 30, "color": "#b04030", "radius": 2},
+                                                      {"x": 110, "y": 80, "color": "#3070c0", "radius": 2}],
+                                           "strokes": []})
+    keyframe = add_keyframe(shot, users["annotator"], 2)
+    page = login("annotator", "pw-annotator")
+    open_editor(page, keyframe)
+    wait_until(page, "+document.getElementById('editor').dataset.proposals === 2", 60)
+    assert "from frame 6" in page.locator("#carried-from").text_content()
+    screenshot(page, "editor-carried-points")
+    page.keyboard.press("a")
+    wait_settled(page, 2)
+    stored = Keyframe.objects.get(pk=keyframe.pk).head
+    assert stored.number == 2  # both points in one revision
+    assert sorted((round(p["x"]), round(p["y"]), p["color"]) for p in stored.content["points"]) == \
+        [(32, 26, "#b04030"), (102, 76, "#3070c0")]
+    assert page.locator("#carried-panel").is_hidden() and page.errors == []

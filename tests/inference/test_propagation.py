@@ -239,3 +239,21 @@ def test_matching_finds_a_region_the_flow_lost():
     assert matched[40:50, 70:80, 0].mean() > 25  # red found where the square is now
     assert np.abs(matched[75:90, 120:150]).max() < 10  # the plain ground stays gray
     assert confidence[40:50, 70:80].mean() > 0.5
+
+
+def test_points_are_carried_along_the_motion_and_an_occluded_one_loses_confidence():
+    from inference.propagation.track import track_points
+
+    rng = np.random.default_rng(5)
+    texture = cv2.GaussianBlur((rng.random((400, 560)) * 255).astype(np.uint8), (0, 0), 2)
+    frames = [texture[100 - 2 * t: 340 - 2 * t, 100 - 3 * t: 420 - 3 * t].copy() for t in range(11)]
+    for t, frame in enumerate(frames):  # a flat gray card slides in from the right over the last frames
+        left = 320 - 24 * max(0, t - 5)
+        frame[:, left:] = 128
+    # Moving right by 3 px and down by 2 px a frame; the last point ends under the card.
+    start = np.array([[60.0, 50.0], [160.0, 120.0], [100.0, 200.0], [250.0, 100.0]])
+    end, confidence = track_points(frames, start)
+    assert np.abs(end[:3] - (start[:3] + [30, 20])).max() < 1.0, end
+    assert confidence[:3].min() > 0.5 and confidence[3] < 0.2, confidence
+    back, _ = track_points(frames[::-1], end[:3])  # backward in time too
+    assert np.abs(back - start[:3]).max() < 1.0
