@@ -71,6 +71,8 @@ urlpatterns = [
          {"picture": "contact-sheet"}, name="render-contact-sheet"),
     path("renders/<int:pk>/qc.png", render.RenderViewSet.as_view({"get": "picture"}), {"picture": "qc"},
          name="render-qc-chart"),
+    path("renders/<int:pk>/confidence.png", render.RenderViewSet.as_view({"get": "picture"}),
+         {"picture": "confidence"}, name="render-confidence-sheet"),
     path("renders/<int:pk>/deliverables/<str:kind>/", render.RenderViewSet.as_view({"get": "deliverable"}),
          name="deliverable-download"),
     path("renders/<int:pk>/deliverables/<str:kind>/manifest.json", render.RenderViewSet.as_view({"get": "manifest"}),

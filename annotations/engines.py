@@ -175,3 +175,18 @@ def colorize_keyframe(shot, frame: int, content: dict, method: str, *, long_side
     luma, scale = preview_luma(shot, frame, long_side)
     hints = scaled_hints(content, scale, luma.shape[1], luma.shape[0])
     return engine.colorize(luma, hints, method=method, long_side=long_side)
+
+
+def preview_with_guidance(shot, frame: int, content: dict, long_side: int) -> tuple[np.ndarray, dict]:
+    """A live preview by the network (as `colorize_keyframe` with method "cnn" and `long_side`)
+    and where the annotator's next point would help most: {"map": uint8 HxW (0 sure .. 255
+    least sure, the network's size), "next": {"x", "y"} in source pixels or None, "colors":
+    [{"color": "#rrggbb", "probability"}, ...] likely there}. See inference.keyframe.Guidance."""
+    engine = keyframe_engine("cnn", None)
+    luma, scale = preview_luma(shot, frame, long_side)
+    hints = scaled_hints(content, scale, luma.shape[1], luma.shape[0])
+    rgb, guidance = engine.colorize(luma, hints, method="cnn", long_side=long_side, guidance=True)
+    at = guidance.next_point
+    return rgb, {"map": guidance.map,
+                 "next": None if at is None else {"x": round(at[0] / scale, 1), "y": round(at[1] / scale, 1)},
+                 "colors": [{"color": c, "probability": round(float(p), 4)} for c, p in guidance.colors]}

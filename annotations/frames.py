@@ -101,8 +101,9 @@ def encode_jpeg(gray: np.ndarray, quality: int = 90) -> bytes:
     return data.tobytes()
 
 
-def encode_png(rgb: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG of an RGB HxWx3 or gray HxW image (uint8 or uint16)."""
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1] if image.ndim == 3 else image))
     if not ok:
         raise ValueError("PNG encoding failed")
     return data.tobytes()
@@ -114,7 +115,7 @@ def read_png(name: str) -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ValueError(f"{name} could not be decoded")
-    return np.ascontiguousarray(image[..., ::-1])
+    return np.ascontiguousarray(image[..., ::-1] if image.ndim == 3 else image)
 
 
 def write_proxy(footage, index: int, frame: np.ndarray) -> np.ndarray:

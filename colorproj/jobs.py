@@ -51,6 +51,9 @@ _jobs: dict[str, Callable] = {}     # job name -> function
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pending: set[Future] = set()
 _lock = threading.Lock()
+# In a job's child process: sends a message to the parent. A job the child's job enqueues is run
+# by the parent, not in the child, which ends (and can no longer relay anything) with its job.
+_to_parent: Callable[[tuple], None] | None = None
 # Spawned, not forked: no thread or lock of the web server is copied, and (unlike a forkserver) no
 # socket file in a temporary folder that a long-lived process can lose. Each child imports anew.
 _child_context = multiprocessing.get_context("spawn")
@@ -108,6 +111,9 @@ def enqueue(name: str | Callable, *args, queue: str | None = None) -> None:
 def _submit(func: Callable, args: tuple, queue: str) -> None:
     if settings.JOBS_MODE == "celery":
         _tasks[func.job_name].apply_async(args=list(args), queue=queue)
+        return
+    if _to_parent is not None:  # in a job's child: the web server runs what the job asks for
+        _to_parent(("enqueue", func.job_name, args, queue))
         return
     queue = func.job_queue  # in-process, a job runs in its own queue's pool whatever it was routed to
     with _lock:
@@ -207,6 +213,9 @@ def _run_in_child(func: Callable, args: tuple) -> None:
                     _send_event(*message[1:])
                 except Exception:  # a live update is best-effort
                     log.exception("could not relay an event of job %s", func.job_name)
+            elif message[0] == "enqueue":
+                name, job_args, queue = message[1:]
+                _submit(_jobs[name], job_args, queue)
             else:
                 outcome = message
     process.join()
@@ -246,7 +255,9 @@ def _child_main(sender, name: str, args: tuple, snapshot: dict) -> None:
         with lock:
             sender.send(message)
 
+    global _to_parent
     _ParentRelay.send = staticmethod(send)
+    _to_parent = send
     func = _jobs.get(name) or getattr(importlib.import_module(name.rsplit(".", 1)[0]), name.rsplit(".", 1)[1])
     if name in settings.COLORPROJ_CRASH_JOBS:  # the fault tests' way to crash a job natively
         os.kill(os.getpid(), signal.SIGSEGV)

@@ -235,9 +235,9 @@ COLORPROJ_RENDER_KEYFRAME_METHOD = os.environ.get("COLORPROJ_RENDER_KEYFRAME_MET
 COLORPROJ_RENDER_PROPAGATION_METHOD = os.environ.get("COLORPROJ_RENDER_PROPAGATION_METHOD", "cnn")
 COLORPROJ_SEQUENCE_START = int(os.environ.get("COLORPROJ_SEQUENCE_START", "1001"))
 # Embedded mode: run each batch job (ingest, render steps) in a child process, so a native crash or
-# an out-of-memory kill fails that job instead of the web server. Off by default for now: under
-# daphne the live events that the children relay do not reach the browser (see docs/architecture.md).
-COLORPROJ_JOB_PROCESSES = os.environ.get("COLORPROJ_JOB_PROCESSES", "0") == "1"
+# an out-of-memory kill fails that job instead of the web server. "0" runs them in the server's
+# threads (a native crash in a decoder then takes the studio down).
+COLORPROJ_JOB_PROCESSES = os.environ.get("COLORPROJ_JOB_PROCESSES", "1") == "1"
 # Names of batch jobs whose child process crashes itself (SIGSEGV) as it starts: the fault tests'
 # stand-in for a native crash in a decoder or an engine. Empty in production.
 COLORPROJ_CRASH_JOBS: tuple[str, ...] = ()

@@ -28,6 +28,9 @@ class MediaError(ValueError):
 # Frame rates the studio handles: timecode needs at least one frame a second; above 300 fps no
 # broadcast format exists, and a wild rate is a damaged header.
 FRAME_RATE_RANGE = (Fraction(1), Fraction(300))
+# The smallest frame side the engines take (the propagation's optical flow works on patches of
+# 8 px, two across at least).
+MIN_FRAME_SIDE = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +77,7 @@ def probe(path: str | Path) -> VideoInfo:
             count = stream.frames or _count_frames(container, stream)
             timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
             width, height = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
+            check_frame_size(name, width, height)
             return VideoInfo(
                 codec=ctx.name,
                 width=width,
@@ -124,7 +128,7 @@ def _facts(name: str, container, stream, rotation: int, timecode: str | None) ->
     aspect = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
     sound = []
     for index, audio in enumerate(container.streams.audio):
-        channels = audio.codec_context.channels
+        channels = sound_channels(audio)
         if channels > MAX_AUDIO_CHANNELS:
             raise MediaError(f"{name}: sound stream {index} has {channels} channels; up to "
                              f"{MAX_AUDIO_CHANNELS} can be delivered")
@@ -143,8 +147,79 @@ def _facts(name: str, container, stream, rotation: int, timecode: str | None) ->
     }
 
 
+# --- Sound ---------------------------------------------------------------------------------------
+
+# PCM is read straight from its packets, never through PyAV's decoder or channel layout: PyAV 18.1
+# corrupts its heap on the layout of a custom-order stream (7.1 PCM in MOV is labelled
+# FL+FR+FC+LFE+SL+SR+BL+BR), and the decoder, `.channels` and `.layout` all build it.
+# codec -> (numpy sample type, bytes per sample); 24-bit samples are widened by hand.
+_PCM = {"pcm_u8": ("u1", 1), "pcm_s8": ("i1", 1), "pcm_s16le": ("<i2", 2), "pcm_s16be": (">i2", 2),
+        "pcm_s24le": ("<i4", 3), "pcm_s24be": (">i4", 3), "pcm_s32le": ("<i4", 4), "pcm_s32be": (">i4", 4),
+        "pcm_f32le": ("<f4", 4), "pcm_f32be": (">f4", 4), "pcm_f64le": ("<f8", 8), "pcm_f64be": (">f8", 8)}
+
+
+def sound_channels(stream) -> int:
+    """The channel count of a PyAV audio stream; for PCM from its bit rate (rate x channels x
+    sample size, exact for PCM), so that no channel layout is built (see _PCM)."""
+    ctx = stream.codec_context
+    if ctx.name in _PCM and ctx.bit_rate and ctx.sample_rate:
+        return round(ctx.bit_rate / (ctx.sample_rate * 8 * _PCM[ctx.name][1]))
+    return ctx.channels
+
+
+def sound_blocks(container, stream) -> Iterator[tuple[int | None, np.ndarray]]:
+    """Every sound block of `stream` in `container`, in order: (pts in the stream's time base or
+    None, float32 (channels, samples) in [-1, 1]). PCM comes from the packets as they are stored
+    (see _PCM), other codecs from PyAV's decoder. Raises av.FFmpegError for a damaged stream."""
+    name, channels = stream.codec_context.name, sound_channels(stream)
+    if name not in _PCM:
+        for frame in container.decode(stream):
+            yield frame.pts, _decoded_float(frame, channels)
+        return
+    dtype, width = _PCM[name]
+    for packet in container.demux(stream):
+        data = bytes(packet)
+        if not data:
+            continue
+        if width == 3:  # 24-bit: widen each sample to 32 bits, the value in the top three bytes
+            raw = np.frombuffer(data[:len(data) // 3 * 3], np.uint8).reshape(-1, 3)
+            wide = np.zeros((raw.shape[0], 4), np.uint8)
+            wide[:, 1:] = raw if dtype.startswith("<") else raw[:, ::-1]
+            samples = wide.view("<i4")[:, 0]
+        else:
+            samples = np.frombuffer(data[:len(data) // width * width], dtype)
+        samples = samples[:samples.size // channels * channels].reshape(-1, channels).T
+        yield packet.pts, _to_float(samples)
+
+
+def _decoded_float(frame, channels: int) -> np.ndarray:
+    samples = frame.to_ndarray()
+    if not frame.format.is_planar:
+        samples = samples.reshape(-1, channels).T
+    return _to_float(samples)
+
+
+def _to_float(samples: np.ndarray) -> np.ndarray:
+    """Integer or float samples as float32 in [-1, 1] (unsigned 8-bit is centred on 128)."""
+    if samples.dtype == np.uint8:
+        return (samples.astype(np.float32) - 128) / 128
+    if samples.dtype.kind == "i":
+        return samples.astype(np.float32) / float(1 << (8 * samples.dtype.itemsize - 1))
+    return samples.astype(np.float32)
+
+
 def _seconds(value, time_base) -> float:
     return float(Fraction(value or 0) * time_base) if time_base is not None else 0.0
+
+
+def check_frame_size(name: str, width: int, height: int, max_pixels: int | None = None) -> None:
+    """Refuse (MediaError, naming the size) frames of `width` x `height` pixels (as shown, after any
+    rotation) that have a side under MIN_FRAME_SIDE or more than `max_pixels` pixels."""
+    if min(width, height) < MIN_FRAME_SIDE:
+        raise MediaError(f"{name}: frames of {width}x{height} are too small; the engines need at least "
+                         f"{MIN_FRAME_SIDE} pixels on each side")
+    if max_pixels and width * height > max_pixels:
+        raise MediaError(f"{name}: frames of {width}x{height} are over the limit of {max_pixels} pixels")
 
 
 def _check_frame_rate(name: str, rate) -> None:
@@ -335,6 +410,7 @@ class ImageSequence(Source):
         self.members = self._members()
         with zipfile.ZipFile(self.path) as archive:
             first = self._decode(archive, self.members[0])
+        check_frame_size(self.path.name, first.shape[1], first.shape[0])
         self.info = VideoInfo(
             codec=self._codec, width=first.shape[1], height=first.shape[0], frame_count=len(self.members),
             frame_rate=Fraction(frame_rate), pix_fmt="rgb48le" if first.dtype == np.uint16 else "rgb24",
@@ -509,9 +585,7 @@ def sniff(path: str | Path, *, max_pixels: int | None = None) -> str:
             if not container.streams.video:
                 raise MediaError(f"{name}: no video stream found")
             stream = container.streams.video[0]
-            if max_pixels and stream.width * stream.height > max_pixels:
-                raise MediaError(f"{name}: frames of {stream.width}x{stream.height} are over the limit of "
-                                 f"{max_pixels} pixels")
+            check_frame_size(name, stream.width, stream.height, max_pixels)
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             _check_frame_rate(name, rate)
             _check_constant_rate(name, _frame_durations(container, stream), Fraction(rate))

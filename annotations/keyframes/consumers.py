@@ -16,11 +16,12 @@ Client -> server (every message is a JSON object with "type"; "request" is echoe
     {"type": "region_preview", "x", "y", "width", "height", "request"}
                                                       the head revision at full resolution, cropped to
                                                       that rectangle of source pixels (when zoomed in)
+    {"type": "carry", "request"}                      the nearest keyframe's points, followed to this frame
     {"type": "cursor", "x": .., "y": ..}              my cursor, in source pixels (null: left the canvas)
     {"type": "ping"}
 Server -> client:
-    welcome, ack, hints, preview, preview_failed, region_preview, suggestions, history, presence, cursor,
-    conflict, error, unavailable (the database could not be reached: send it again later),
+    welcome, ack, hints, preview, preview_failed, region_preview, suggestions, carried, history, presence,
+    cursor, conflict, error, unavailable (the database could not be reached: send it again later),
     deleted, pong (see the handlers below for their fields).
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from django.http import Http404
 from annotations import events
 from annotations.errors import ActionError, NotAllowed
 from annotations.keyframes import actions as keyframe_actions
-from annotations.keyframes import previews
+from annotations.keyframes import carry, previews
 from annotations.keyframes.state import preview_state
 from annotations.models import HintRevision, Keyframe
 from annotations.permissions import Cap, capabilities, get_keyframe
@@ -112,6 +113,11 @@ def ask_suggestions(keyframe_id, revision, x, y, channel, request):
 @database_sync_to_async
 def ask_region_preview(keyframe_id, revision, region, channel, request):
     previews.request_region_preview(keyframe_id, revision, region, channel, request)
+
+
+@database_sync_to_async
+def ask_carried(keyframe_id, channel, request):
+    carry.request_carried(keyframe_id, channel, request)
 
 
 def _number(value) -> bool:
@@ -249,6 +255,13 @@ class KeyframeEditorConsumer(StudioSocket):
         if preview:
             await self.send_json({"type": "preview", **preview})
 
+    async def on_carry(self, content, request):
+        """Proposals for this keyframe come back later as `carried`: the points of the shot's nearest
+        approved keyframe (else the nearest with points), followed to this frame; `from_frame` None
+        when there is none. Only for those who may edit (they are offered to be added)."""
+        self._require_edit()
+        await ask_carried(self.keyframe_id, self.channel_name, str(request or ""))
+
     async def on_cursor(self, content, request):
         """Share my cursor with the other editors (not stored): a pixel inside the frame and one
         of the editor's tools, or x = y = null (left the canvas). Only what the schema holds is
@@ -271,7 +284,8 @@ class KeyframeEditorConsumer(StudioSocket):
         await self.send_json({"type": "pong", "request": request})
 
     HANDLERS = {"edit": on_edit, "revert": on_revert, "history": on_history, "suggest": on_suggest,
-                "preview": on_preview, "region_preview": on_region_preview, "cursor": on_cursor, "ping": on_ping}
+                "preview": on_preview, "region_preview": on_region_preview, "carry": on_carry,
+                "cursor": on_cursor, "ping": on_ping}
 
     # --- Channel-layer messages ---------------------------------------------------------------------
 
@@ -311,3 +325,6 @@ class KeyframeEditorConsumer(StudioSocket):
 
     async def studio_region_preview(self, message):
         await self.send_json({"type": "region_preview", **{k: v for k, v in message.items() if k != "type"}})
+
+    async def studio_carried(self, message):
+        await self.send_json({"type": "carried", **{k: v for k, v in message.items() if k != "type"}})

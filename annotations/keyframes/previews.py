@@ -65,16 +65,24 @@ def preview_method(requested: str | None = None) -> str:
 
 
 def render(keyframe, content: dict, method: str | None = None) -> tuple[bytes, dict]:
-    """JPEG bytes of the colorized keyframe at preview size for the hint set `content`."""
+    """JPEG bytes of the colorized keyframe at preview size for the hint set `content`, and its
+    facts; by the network, with "guidance": where the next point would help most (the map as a
+    gray PNG data URL, 255 least sure; "next" in source pixels; the likely "colors" there)."""
     method = preview_method(method)
     started = time.monotonic()
-    rgb = engines.colorize_keyframe(keyframe.shot, keyframe.frame, content, method, long_side=PREVIEW_LONG_SIDE)
+    guidance = None
+    if method == "cnn":
+        rgb, guidance = engines.preview_with_guidance(keyframe.shot, keyframe.frame, content, PREVIEW_LONG_SIDE)
+        ok, png = cv2.imencode(".png", guidance["map"])
+        guidance["map"] = "data:image/png;base64," + base64.b64encode(png.tobytes()).decode("ascii")
+    else:
+        rgb = engines.colorize_keyframe(keyframe.shot, keyframe.frame, content, method, long_side=PREVIEW_LONG_SIDE)
     compute_ms = (time.monotonic() - started) * 1000
     ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return data.tobytes(), {"width": rgb.shape[1], "height": rgb.shape[0], "method": method,
-                            "compute_ms": round(compute_ms, 1)}
+    meta = {"width": rgb.shape[1], "height": rgb.shape[0], "method": method, "compute_ms": round(compute_ms, 1)}
+    return data.tobytes(), {**meta, "guidance": guidance} if guidance else meta
 
 
 def preview_message(keyframe_id: int, revision: int, jpeg: bytes, meta: dict) -> dict:

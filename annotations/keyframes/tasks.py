@@ -1,5 +1,5 @@
-"""The keyframe jobs, on the latency-sensitive "preview" queue (thin: the work is in previews)."""
-from annotations.keyframes import previews
+"""The keyframe jobs, on the latency-sensitive "preview" queue (thin: the work is in previews and carry)."""
+from annotations.keyframes import carry, previews
 from colorproj.jobs import job
 
 
@@ -20,3 +20,9 @@ def region_preview(keyframe_id: int, revision: int, x: int, y: int, width: int, 
                    request: str) -> None:
     """A region of the revision's full-resolution colorization, answered to `reply_channel`."""
     previews.region_preview(keyframe_id, revision, x, y, width, height, reply_channel, request)
+
+
+@job(queue="preview")
+def carry_points(keyframe_id: int, reply_channel: str, request: str) -> None:
+    """The points of the nearest keyframe, followed to this one, answered to `reply_channel`."""
+    carry.send_carried(keyframe_id, reply_channel, request)

@@ -128,7 +128,8 @@ class RenderViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
     def picture(self, request, pk, picture):
-        """The before/after contact sheet (`contact-sheet`) or the QC curves (`qc`) of a finished render."""
+        """The before/after contact sheet (`contact-sheet`), the QC curves (`qc`) or the sheet of
+        confidence maps (`confidence`) of a finished render."""
         render = get_render(request.user, pk)
         if picture not in pipeline.PICTURES or render.status != Render.Status.DONE:
             raise Http404("no such picture")

@@ -31,7 +31,7 @@ from django.core.files.storage import default_storage
 from annotations import frames, storage
 from annotations.render import pictures, pipeline, qc
 from inference.color import REC709, as_float
-from inference.media import FIELD_ORDERS
+from inference.media import FIELD_ORDERS, sound_blocks, sound_channels
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same frames give the same zip bytes
@@ -79,22 +79,10 @@ def yuv_frame(planes, pix_fmt: str) -> av.VideoFrame:
 # --- Audio ----------------------------------------------------------------------------------------
 
 # The layout a stream of n channels is labelled with (FFmpeg's default order for n). A source's own
-# layout is never read: PyAV corrupts its heap around long custom-order layouts (7.1 PCM in MOV),
-# and PCM in Matroska states none. Channels keep the source's order.
+# layout is never read (inference.media.sound_blocks says why), and PCM in Matroska states none.
+# Channels keep the source's order.
 DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 MASTER_PCM = "pcm_s24le"  # every audio stream of the ProRes master: 24-bit PCM, as a broadcast master
-
-
-def _as_float(frame: av.AudioFrame, channels: int) -> np.ndarray:
-    """Decoded samples as float32 (channels, samples) in [-1, 1], from any packed or planar format."""
-    samples = frame.to_ndarray()
-    if not frame.format.is_planar:
-        samples = samples.reshape(-1, channels).T
-    if samples.dtype == np.uint8:
-        return (samples.astype(np.float32) - 128) / 128
-    if samples.dtype.kind == "i":
-        return samples.astype(np.float32) / float(1 << (8 * samples.dtype.itemsize - 1))
-    return samples.astype(np.float32)
 
 
 def shot_samples(source, stream, begin: Fraction, end: Fraction):
@@ -107,22 +95,21 @@ def shot_samples(source, stream, begin: Fraction, end: Fraction):
     """
     video = source.streams.video[0]
     zero = Fraction(video.start_time or 0) * video.time_base
-    rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+    rate, channels = stream.codec_context.sample_rate, sound_channels(stream)
     wanted, last = round(begin * rate), round(end * rate)
     # Timestamps are only as fine as the time base (Matroska: 1 ms): a frame within that of where
     # the previous one ended continues it; a larger step is a real gap or overlap.
     slack, follows = math.ceil(rate * stream.time_base) + 1, None
-    for frame in source.decode(stream):
-        at = (follows or 0) if frame.pts is None else round((frame.pts * stream.time_base - zero) * rate)
+    for pts, samples in sound_blocks(source, stream):
+        at = (follows or 0) if pts is None else round((pts * stream.time_base - zero) * rate)
         if follows is not None and abs(at - follows) <= slack:
             at = follows
-        follows = at + frame.samples
+        follows = at + samples.shape[1]
         if at >= last:
             break
         if at > wanted:  # a gap, or sound that starts after the picture
             yield np.zeros((channels, at - wanted), np.float32)
             wanted = at
-        samples = _as_float(frame, channels)
         lo, hi = wanted - at, min(last - at, samples.shape[1])
         if hi > lo:
             yield samples[:, lo:hi]
@@ -153,7 +140,7 @@ def _audio_span(shot) -> tuple[Fraction, Fraction]:
 
 
 def _check_channels(stream, index: int) -> int:
-    channels = stream.codec_context.channels
+    channels = sound_channels(stream)
     if channels not in DEFAULT_LAYOUTS:
         raise ValueError(f"audio stream {index} has {channels} channels; up to 8 can be delivered")
     return channels
@@ -178,8 +165,8 @@ def master_audio(output, shot) -> dict:
             channels = _check_channels(stream, index)
             out = output.add_stream(MASTER_PCM, rate=stream.codec_context.sample_rate)
             out.layout, out.codec_context.format = DEFAULT_LAYOUTS[channels], "s32"
-            plan.append((source, stream, out))
-        for source, stream, out in plan:
+            plan.append((source, stream, out, channels))
+        for source, stream, out, channels in plan:
             rate, layout = stream.codec_context.sample_rate, out.layout.name
             written = 0
             for block in shot_samples(source, stream, *_audio_span(shot)):
@@ -190,7 +177,7 @@ def master_audio(output, shot) -> dict:
                 written += block.shape[1]
                 output.mux(out.encode(piece))
             output.mux(out.encode(None))
-            tracks.append({"source_codec": stream.codec_context.name, "channels": stream.codec_context.channels,
+            tracks.append({"source_codec": stream.codec_context.name, "channels": channels,
                            "labelled": layout, "sample_rate": rate, "samples": written})
     return {"audio": f"every source audio stream as {MASTER_PCM}, in the source's channel order",
             "audio_codec": MASTER_PCM, "audio_tracks": tracks}
@@ -367,6 +354,8 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
                 digest.update(np.ascontiguousarray(master).tobytes())
                 luma = next(source)
                 checks.add(master, luma)
+                if default_storage.exists(pipeline.confidence_name(render, index)):
+                    checks.add_confidence(index, frames.read_png(pipeline.confidence_name(render, index)))
                 sheet.add(index, master, luma)
                 for encoder in encoders.values():
                     encoder.write(master)
@@ -387,6 +376,9 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
         report["verdict"] = qc.verdict(report)
         storage.put(pipeline.picture_name(render, "contact-sheet"), sheet.jpeg())
         storage.put(pipeline.picture_name(render, "qc"), pictures.qc_chart(report))
+        if checks.confidence:
+            storage.put(pipeline.picture_name(render, "confidence"), pictures.confidence_sheet(
+                checks.confidence, shot.frame_count, report["confidence"]["least_sure"]))
         made = []
         for kind, path in paths.items():
             stored = f"{render.storage_dir}/deliverables/{attempt}/{names[kind]}"

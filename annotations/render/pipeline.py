@@ -25,11 +25,18 @@ def keyframe_name(render, frame: int) -> str:
     return f"{render.storage_dir}/keyframes/{frame:06d}.png"
 
 
-PICTURES = {"contact-sheet": ("jpg", "image/jpeg"), "qc": ("png", "image/png")}
+def confidence_name(render, index: int) -> str:
+    """Frame `index`'s propagation confidence map: 8-bit gray PNG (255: sure), long side 80 px
+    (inference.propagation.FrameConfidence); keyframes: one pixel of 255."""
+    return f"{render.storage_dir}/confidence/{index:06d}.png"
+
+
+PICTURES = {"contact-sheet": ("jpg", "image/jpeg"), "qc": ("png", "image/png"), "confidence": ("png", "image/png")}
 
 
 def picture_name(render, picture: str) -> str:
-    """The render's before/after contact sheet ("contact-sheet") or QC curves ("qc")."""
+    """The render's before/after contact sheet ("contact-sheet"), QC curves ("qc") or sheet of
+    confidence maps ("confidence")."""
     return f"{render.storage_dir}/{picture}.{PICTURES[picture][0]}"
 
 
@@ -82,15 +89,17 @@ class ShotLuma:
 
 
 def compute_stretch(render, start: int, end: int, progress: Callable[[int], None] | None = None) -> str:
-    """Propagate frames [start, end), store them as 16-bit masters; returns the sha256 of their pixels."""
+    """Propagate frames [start, end), store them as 16-bit masters with their confidence maps;
+    returns the sha256 of their pixels."""
     shot = render.shot
     luma = ShotLuma(shot)
     propagator = engines.propagator(render.propagation_method, _expected(render, "propagation"))
     digest = hashlib.sha256()
-    for done, (index, rgb) in enumerate(
-            propagator.propagate_stretch(luma, keyframe_images(render), start, end, count=shot.frame_count), 1):
+    for done, (index, rgb, confidence) in enumerate(propagator.propagate_stretch(
+            luma, keyframe_images(render), start, end, count=shot.frame_count, with_confidence=True), 1):
         master = to_uint16(with_luma(luma(index), as_float(rgb)))
         storage.put(frame_name(render, index), frames.encode_png(master))
+        storage.put(confidence_name(render, index), frames.encode_png(confidence.map))
         digest.update(master.tobytes())
         if progress:
             progress(done)

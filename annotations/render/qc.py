@@ -14,7 +14,10 @@
 - appearance: what a person sees wrong in propagated color (`inference.propagation.quality`):
   chroma crossing edges the luma does not have, straight block edges in the chroma, chroma
   fading against the nearest keyframes. Frames over a threshold are listed; they make the
-  verdict "attention" (look before delivering), not a failure.
+  verdict "attention" (look before delivering), not a failure;
+- confidence: how sure the propagation was of each frame's chroma (its per-pixel confidence maps,
+  stored with the render): the mean, and the share of the frame below LOW_CONFIDENCE. Reported,
+  not judged: it says where another keyframe would help most.
 
 `summary()["verdict"]`: "failed" (a hard limit broken, decided by the caller's `passed`),
 "attention" (frames flagged) or "passed".
@@ -30,7 +33,7 @@ import numpy as np
 from django.conf import settings
 
 from inference.color import as_float, rgb_to_lab, to_luma
-from inference.propagation import quality
+from inference.propagation import LOW_CONFIDENCE, quality
 
 LEGAL = {8: ((16, 235), (16, 240)), 10: ((64, 940), (64, 960))}
 FLICKER_SIDE = 256
@@ -50,7 +53,25 @@ class FrameChecks:
         self.appearance: dict[int, tuple[float, float, float]] = {}
         self.luma_diff: list[float] = []
         self.flicker: list[float | None] = []
+        self.confidence: dict[int, np.ndarray] = {}
         self._previous = None
+
+    def add_confidence(self, index: int, confidence_map: np.ndarray) -> None:
+        """Frame `index`'s confidence map: uint8 HxW, 255 for sure (pipeline.confidence_name)."""
+        self.confidence[index] = confidence_map
+
+    def confidence_report(self) -> dict:
+        """Per frame (0-based shot index order): mean confidence 0..1 and share below LOW_CONFIDENCE;
+        the five least sure frames. Empty for a render whose stretches stored no maps."""
+        if not self.confidence:
+            return {}
+        frames = sorted(self.confidence)
+        maps = [self.confidence[index].astype(np.float32) / 255 for index in frames]
+        means = [round(float(m.mean()), 4) for m in maps]
+        return {"frames": frames, "mean_per_frame": means,
+                "low_per_frame": [round(float((m < LOW_CONFIDENCE).mean()), 4) for m in maps],
+                "mean": round(float(np.mean(means)), 4), "low_threshold": LOW_CONFIDENCE,
+                "least_sure": [frames[i] for i in np.argsort(means, kind="stable")[:5]]}
 
     def add(self, output: np.ndarray, source_luma: np.ndarray) -> None:
         out_luma = to_luma(output)
@@ -87,6 +108,7 @@ class FrameChecks:
                         "max": flicker_max, "limit": bounds["flicker_max"], "unit": "mean a*b* warping error",
                         "pass": flicker_max <= bounds["flicker_max"]},
             "appearance": self.appearance_report(),
+            "confidence": self.confidence_report(),
         }
 
 

@@ -63,6 +63,8 @@ def register(commands, groups):
     p.add_argument("--target", type=float, default=30.0, help="PSNR to reach (dB)")
     p.add_argument("--step", type=int, default=5, help="points added each round")
     p.add_argument("--cap", type=int, default=100, help="most points an annotator adds")
+    p.add_argument("--annotators", default="worst",
+                   help="where the annotator puts points: worst (most wrong), guided (least sure, cnn), random")
     _image_set_arguments(p, "keyframe-effort.png")
     p.set_defaults(func=_effort)
 
@@ -188,7 +190,7 @@ def _effort(args) -> int:
         _fail(f"--methods: expected cnn and/or levin, got {args.methods!r}")
         return 2
     return evaluate_effort(args.images, args.target, args.step, args.cap, args.size, args.split, args.limit,
-                           methods, args.plot, args.device)
+                           methods, args.plot, args.device, [a.strip() for a in args.annotators.split(",") if a.strip()])
 
 
 def _benchmark(args) -> int:

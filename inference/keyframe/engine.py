@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -45,6 +46,41 @@ PULL = 0.03  # the solve's pull toward its target, relative to one neighbourhood
 DENSITY_HALF = 1e-4  # the points' kernel density at which the two weigh equally, at typical entropy
 TYPICAL_ENTROPY = 0.65  # the network's usual normalized entropy on photos
 ENTROPY_GAIN = 10.0  # a surer network (lower entropy) needs denser points to be overruled
+
+
+# Where to click next: a/b this far apart (Lab units) between the network and the points'
+# regression count as full disagreement; the next point is sought in regions of about 1/12 of
+# the long side, at least 1/10 of it from every point already placed.
+DISAGREEMENT_SCALE = 40.0
+NEXT_REGION, NEXT_CLEARANCE = 1 / 12, 1 / 10
+
+
+@dataclass
+class Guidance:
+    """Where a keyframe's result is least sure, for the annotator's next point.
+
+    map: uint8 HxW at the network's size (long side 256), 0 sure .. 255 least sure.
+    next_point: (x, y) in source pixels, the centre of the least sure region away from every
+    point; None when no pixel is left. colors: the network's likely colors there, [("#rrggbb",
+    probability), ...], most likely first.
+    """
+    map: np.ndarray
+    next_point: tuple[float, float] | None
+    colors: list[tuple[str, float]]
+
+
+def uncertainty(entropy: np.ndarray, trust: np.ndarray | None = None, disagreement: np.ndarray | None = None
+                ) -> np.ndarray:
+    """HxW float32 in [0, 1]: how unsure the engine is of each pixel's color.
+
+    entropy: the network's normalized a/b-bin entropy; trust: the points' regression weight
+    (`confidence`); disagreement: |regression - network| / DISAGREEMENT_SCALE, clipped to 1.
+    Without points it is the entropy; with them, the larger of entropy and disagreement where
+    the points do not reach (1 - trust): hinted and well-covered pixels are sure.
+    """
+    if trust is None:
+        return entropy.astype(np.float32)
+    return ((1 - trust) * np.maximum(entropy, disagreement)).astype(np.float32)
 
 
 def confidence(density: np.ndarray, entropy: np.ndarray) -> np.ndarray:
@@ -86,20 +122,24 @@ class KeyframeColorizer:
     # --- public API ---------------------------------------------------------------------------
 
     def colorize(self, image: np.ndarray, hints: Hints | None = None, method: str = "cnn",
-                 long_side: int = 512) -> np.ndarray:
-        """uint8 gray HxW or RGB HxWx3 -> uint8 RGB HxWx3 with the input's luma."""
+                 long_side: int = 512, guidance: bool = False):
+        """uint8 gray HxW or RGB HxWx3 -> uint8 RGB HxWx3 with the input's luma; with
+        guidance=True (method "cnn"), (RGB, Guidance): where the next point would help most."""
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
         if method == "cnn" and self.model is None:
             raise RuntimeError("this engine was created without network weights; use method='levin'")
+        if guidance and method != "cnn":
+            raise ValueError("guidance comes from the network: use method='cnn'")
         hints = hints or Hints()
         luma = color.to_luma(image)
-        ab = self.working_ab(luma, hints, method, long_side)
+        ab, guide = self._working_ab(luma, hints, method, long_side, guidance)
         if ab.shape[:2] != luma.shape:
             ab = color.guided_upsample(luma, ab)
         hint_ab, mask = raster.point_planes(hints, luma.shape)
         ab = np.where(mask[..., None] > 0, hint_ab, ab)
-        return color.to_uint8(color.compose_lab(luma, ab))
+        rgb = color.to_uint8(color.compose_lab(luma, ab))
+        return (rgb, guide) if guidance else rgb
 
     def suggest(self, image: np.ndarray, hints: Hints | None, x: float, y: float, k: int = 5,
                 long_side: int = 512) -> list[tuple[str, float]]:
@@ -111,6 +151,12 @@ class KeyframeColorizer:
         inputs = self._tensors(self._net_planes(luma, hints or Hints(), min(long_side, NET_SIDE)))
         with self._lock, torch.no_grad():
             _, _, logits = self.model(*inputs, with_logits=True, feats=self._backbone(inputs[0]))
+        return self._likely_colors(logits, luma, x, y, k)
+
+    @staticmethod
+    def _likely_colors(logits: torch.Tensor, luma: np.ndarray, x: float, y: float, k: int) -> list[tuple[str, float]]:
+        """Top-k colors at source pixel (x, y) of the bin logits (1, bins, h, w) of a frame of luma HxW."""
+        h, w = luma.shape
         # Sample the logits at the point (bilinear, align_corners=False convention).
         grid = torch.tensor([[[[2 * (x + 0.5) / w - 1, 2 * (y + 0.5) / h - 1]]]], dtype=logits.dtype,
                             device=logits.device)
@@ -129,25 +175,29 @@ class KeyframeColorizer:
 
     def working_ab(self, luma: np.ndarray, hints: Hints, method: str, long_side: int) -> np.ndarray:
         """a/b (Lab units) at the working size for float luma of the source size."""
+        return self._working_ab(luma, hints, method, long_side, False)[0]
+
+    def _working_ab(self, luma: np.ndarray, hints: Hints, method: str, long_side: int, guidance: bool):
         h, w = luma.shape
         wh, ww = color.working_size(h, w, min(long_side, max(h, w)))
         luma_w = cv2.resize(luma, (ww, wh), interpolation=cv2.INTER_AREA)
         hint_w, mask_w = raster.point_planes(hints, (h, w), (wh, ww))
         if method == "levin":
-            return levin.colorize_ab(luma_w, hint_w, mask_w, raster.boundary_plane(hints, (h, w), (wh, ww)))
-        ab = self._engine_ab(luma, hints, min(long_side, NET_SIDE))
+            return levin.colorize_ab(luma_w, hint_w, mask_w, raster.boundary_plane(hints, (h, w), (wh, ww))), None
+        ab, guide = self._engine_ab(luma, hints, min(long_side, NET_SIDE), guidance)
         if ab.shape[:2] != (wh, ww):
             ab = color.guided_upsample(luma_w, ab)
-        return np.where(mask_w[..., None] > 0, hint_w, ab).astype(np.float32)
+        return np.where(mask_w[..., None] > 0, hint_w, ab).astype(np.float32), guide
 
-    def _engine_ab(self, luma: np.ndarray, hints: Hints, side: int) -> np.ndarray:
+    def _engine_ab(self, luma: np.ndarray, hints: Hints, side: int, guidance: bool = False):
         """The engine at the network's size: the network's colors, the points regressed in
-        feature space, the two weighed by a computed confidence, then the edge-aware solve."""
+        feature space, the two weighed by a computed confidence, then the edge-aware solve.
+        Returns (a/b HxWx2, Guidance or None)."""
         planes = luma_n, hint_n, mask_n, boundary_n = self._net_planes(luma, hints, side)
         inputs = self._tensors(planes)
         with self._lock, torch.no_grad():
             feats = self._backbone(inputs[0])
-        net, entropy = self._network(inputs, feats)
+        net, entropy, logits = self._network(inputs, feats)
         regions = None
         if boundary_n.any():
             _, regions = cv2.connectedComponents((boundary_n == 0).astype(np.uint8), connectivity=4)
@@ -156,26 +206,54 @@ class KeyframeColorizer:
             orphan = (regions > 0) & ~np.isin(regions, np.unique(regions[mask_n > 0]))
             if orphan.any() and mask_n.any():
                 free = (inputs[0], torch.zeros_like(inputs[1]), torch.zeros_like(inputs[2]), inputs[3])
-                free_net, free_entropy = self._network(free, feats)
+                free_net, free_entropy, _ = self._network(free, feats)
                 net = np.where(orphan[..., None], free_net, net)
                 entropy = np.where(orphan, free_entropy, entropy)
         points = self._points(hints, luma.shape, luma_n.shape)
         if not len(points):
-            return net
+            return net, (self._guidance(uncertainty(entropy), points, logits, luma) if guidance else None)
         reg, density = regress(feats, luma_n, points, regions)
-        trust = confidence(density, entropy)[..., None]
-        target = trust * reg + (1 - trust) * net
-        return self._affinity(luma_n, boundary_n).solve(target, np.ones_like(luma_n), hint_n, mask_n, lam=PULL,
-                                                        guess=target)
+        trust = confidence(density, entropy)
+        target = trust[..., None] * reg + (1 - trust[..., None]) * net
+        ab = self._affinity(luma_n, boundary_n).solve(target, np.ones_like(luma_n), hint_n, mask_n, lam=PULL,
+                                                      guess=target)
+        if not guidance:
+            return ab, None
+        disagreement = np.minimum(np.linalg.norm(reg - net, axis=-1) / DISAGREEMENT_SCALE, 1.0)
+        return ab, self._guidance(uncertainty(entropy, trust, disagreement), points, logits, luma)
+
+    def _guidance(self, unsure: np.ndarray, points: Points, logits: torch.Tensor, luma: np.ndarray) -> Guidance:
+        """Guidance from the uncertainty HxW at the network's size (points at that size too)."""
+        h, w = unsure.shape
+        side = max(h, w)
+        size = max(1, round(side * NEXT_REGION))
+        region = cv2.blur(unsure, (size,) * 2)
+        edge = min(size // 2, (min(h, w) - 1) // 2)  # a region's centre, not the frame's edge
+        if edge:
+            region[:edge], region[h - edge:], region[:, :edge], region[:, w - edge:] = -1, -1, -1, -1
+        if len(points):  # not where a point already is
+            ys, xs = np.mgrid[0:h, 0:w]
+            near = np.zeros((h, w), bool)
+            for x, y in points.xy:
+                near |= (xs - x) ** 2 + (ys - y) ** 2 < (side * NEXT_CLEARANCE) ** 2
+            region = np.where(near, -1.0, region)
+        y, x = np.unravel_index(int(np.argmax(region)), region.shape)
+        heat = np.round(np.clip(unsure, 0, 1) * 255).astype(np.uint8)
+        if region[y, x] < 0:
+            return Guidance(heat, None, [])
+        src_h, src_w = luma.shape
+        at = (min(max((x + 0.5) * src_w / w - 0.5, 0.0), src_w - 1.0), min(max((y + 0.5) * src_h / h - 0.5, 0.0), src_h - 1.0))
+        return Guidance(heat, (round(at[0], 1), round(at[1], 1)), self._likely_colors(logits, luma, *at, k=5))
 
     def _network(self, inputs, feats):
-        """(a/b HxWx2, normalized entropy HxW of the a/b-bin distribution) at the inputs' size."""
+        """(a/b HxWx2, normalized entropy HxW of the a/b-bin distribution) at the inputs' size,
+        and the bin logits (1, bins, H/4, W/4)."""
         with self._lock, torch.no_grad():
             ab, _, logits = self.model(*inputs, with_logits=True, feats=feats)
             log_p = torch.log_softmax(logits.float(), 1)
             entropy = -(log_p.exp() * log_p).sum(1, keepdim=True) / np.log(logits.shape[1])
             entropy = torch.nn.functional.interpolate(entropy, size=ab.shape[-2:], mode="bilinear", align_corners=False)
-        return ab[0].permute(1, 2, 0).cpu().numpy(), entropy[0, 0].cpu().numpy()
+        return ab[0].permute(1, 2, 0).cpu().numpy(), entropy[0, 0].cpu().numpy(), logits
 
     @staticmethod
     def _points(hints: Hints, source_hw, size_hw) -> Points:

@@ -41,6 +41,6 @@ frame's edges (solve.py). It is off by default (see the model card:
 it bleeds less on real film but costs PSNR and speed on the validation clips).
 The quality measures of a finished render are in quality.py (`assess`).
 """
-from .engine import FrameConfidence, PropagationError, ShotPropagator, stretches
+from .engine import LOW_CONFIDENCE, FrameConfidence, PropagationError, ShotPropagator, stretches
 
-__all__ = ["FrameConfidence", "PropagationError", "ShotPropagator", "stretches"]
+__all__ = ["LOW_CONFIDENCE", "FrameConfidence", "PropagationError", "ShotPropagator", "stretches"]

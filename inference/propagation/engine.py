@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
+from inference.media import MIN_FRAME_SIDE
 
 from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, keyframe_chain, network_input,
                        previous_candidate)
@@ -21,6 +22,10 @@ from .solve import edge_aware_solve
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "propagation.pt"
 WORK_LONG_SIDE = 320  # working resolution's long side: flow and network run there
+# The smallest frame side taken (inference.media refuses smaller footage at upload), and the
+# working frame's smallest side: DIS optical flow needs two 8-px patches across (a 4000x16 frame
+# would otherwise be worked on at 320x8).
+MIN_SIDE = MIN_FRAME_SIDE
 METHODS = ("cnn", "flow")
 # Luma-guided chroma upsampling; a small window keeps fine chroma detail (chosen on validation clips).
 GUIDE_RADIUS, GUIDE_EPS = 2, 1e-3
@@ -186,6 +191,9 @@ class ShotPropagator:
             image = np.asarray(image)
             if image.ndim != 3 or image.shape[2] != 3:
                 raise PropagationError(f"keyframe {index} is not an RGB image")
+            if min(image.shape[:2]) < MIN_SIDE:
+                raise PropagationError(f"keyframe {index} is {image.shape[1]}x{image.shape[0]}; frames of at "
+                                       f"least {MIN_SIDE} pixels on each side are needed")
             source.shape = source.shape or image.shape[:2]
             if image.shape[:2] != source.shape:
                 raise PropagationError(f"keyframe {index} is {image.shape[1]}x{image.shape[0]}, "
@@ -339,7 +347,8 @@ class ShotPropagator:
 
     def _work_size(self, shape) -> tuple[int, int]:
         height, width = shape
-        return working_size(height, width, min(self.long_side, max(height, width)), multiple=8)
+        work_h, work_w = working_size(height, width, min(self.long_side, max(height, width)), multiple=8)
+        return max(work_h, MIN_SIDE), max(work_w, MIN_SIDE)
 
     @staticmethod
     def _work_luma(luma: np.ndarray, work) -> np.ndarray:

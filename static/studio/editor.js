@@ -13,6 +13,7 @@
 
 import { applyOps, clone, hitTest, inverseOps, newId, simplify, touchedIds } from "./hints.js";
 import { drawGamut, gamutPick, hexToRgb, isHex, lumaToL, rgbToLab } from "./color.js";
+import { Guidance } from "./guidance.js";
 import { api } from "./http.js";
 import { StudioSocket } from "./socket.js";
 import { Viewport } from "./viewport.js";
@@ -28,6 +29,7 @@ const GESTURE_MS = 700; // a pause this long ends a burst of nudges or patch-siz
 const REVIEWED = ["submitted", "approved"];
 const STATUS_LABELS = { draft: "Draft", submitted: "Submitted", approved: "Approved", changes_requested: "Changes requested" };
 
+const guidance = new Guidance();
 const state = {
   server: { revision: 0, hints: { points: [], strokes: [] } },
   pending: [],              // outbox: {request, ops, sent, ackRevision?}; request is also the edit id
@@ -35,6 +37,10 @@ const state = {
   tool: data.canEdit ? "point" : "select",
   view: "overlay",
   selection: null,          // {kind, id, placed?}: placed = selected by placing it, not by the user
+  proposals: [],            // carried points offered to this keyframe, not stored until accepted
+  proposedFrom: null,       // the frame they were carried from
+  proposalsDropped: 0,      // how many were not followed with confidence
+  carryRequest: null,
   review: { status: data.reviewStatus, history: [], comments: [] },
   withdrawConfirmed: false, // the user agreed to withdraw the current submission or approval
   deletedBy: new Map(),     // hint id -> who deleted it (to tell someone whose drag lost)
@@ -110,6 +116,7 @@ socket
     recompute();
     renderPresence();
     socket.send({ type: "history" });
+    askCarried();
   })
   .on("ack", (m) => {
     const entry = state.pending.find((p) => p.request === m.request);
@@ -149,6 +156,7 @@ socket
   })
   .on("region_preview", (m) => showRegion(m))
   .on("suggestions", (m) => renderSuggestions(m))
+  .on("carried", (m) => showCarried(m))
   .on("history", (m) => renderHistory(m.revisions))
   .on("presence", (m) => {
     if (m.action === "leave") state.peers.delete(m.peer.id);
@@ -497,7 +505,7 @@ function suggestAt(x, y) {
   socket.send({ type: "suggest", x, y, request: state.suggestRequest });
 }
 
-function renderSuggestions(m) {
+function renderSuggestions(m, place = null) {
   if (m.request !== state.suggestRequest) return; // an answer to an older question
   const list = $("suggestions");
   if (m.error) { list.innerHTML = `<li class="muted small">${escapeHtml(m.error)}</li>`; return; }
@@ -507,9 +515,119 @@ function renderSuggestions(m) {
       <span class="swatch" style="background:${color}"></span><code>${color}</code>
       <span class="bar"><span style="width:${(probability * 100).toFixed(1)}%"></span></span>
       <span class="prob">${(probability * 100).toFixed(0)}%</span></button>`;
-    li.querySelector("button").onclick = () => applyColor(color, null, { toPoint: true });
+    li.querySelector("button").onclick = place ? () => place(color) : () => applyColor(color, null, { toPoint: true });
     return li;
   }));
+}
+
+// --- Carried points -----------------------------------------------------------------------------------
+// A keyframe without points is offered the nearest keyframe's points, followed to this frame by
+// the propagation's motion: accepted or dropped one by one, or all at once (A), as one revision.
+
+function askCarried() {
+  if (!state.canEdit || state.carryRequest || state.hints.points.length) return;
+  state.carryRequest = `carry${++requestSeq}`;
+  socket.send({ type: "carry", request: state.carryRequest });
+}
+
+function showCarried(m) {
+  if (m.request !== state.carryRequest) return;
+  if (m.error) { notice(m.error, "bad"); return; }
+  if (state.hints.points.length) return; // points were placed meanwhile: nothing to propose
+  state.proposals = m.points.map((p) => ({ ...p, id: newId() }));
+  state.proposedFrom = m.from_frame;
+  state.proposalsDropped = m.dropped;
+  renderProposals();
+  invalidate();
+}
+
+function renderProposals() {
+  const panel = $("carried-panel");
+  panel.hidden = !state.proposals.length;
+  $("editor").dataset.proposals = state.proposals.length;
+  if (!state.proposals.length) return;
+  const unsure = state.proposalsDropped ? ` (${state.proposalsDropped} not followed with confidence: left out)` : "";
+  $("carried-from").textContent = `from frame ${state.proposedFrom}${unsure}`;
+  $("carried-list").replaceChildren(...state.proposals.map((p) => {
+    const li = document.createElement("li");
+    li.innerHTML = `<span class="swatch" style="background:${p.color}"></span><code>${p.color}</code>
+      <span class="muted small">(${Math.round(p.x)}, ${Math.round(p.y)}) · ${Math.round(p.confidence * 100)}%</span>
+      <button type="button" data-accept title="Add this point">✓</button>
+      <button type="button" data-drop title="Drop it">✕</button>`;
+    li.querySelector("[data-accept]").onclick = () => acceptProposals([p]);
+    li.querySelector("[data-drop]").onclick = () => dropProposals([p]);
+    return li;
+  }));
+}
+
+function acceptProposals(chosen) {
+  if (!state.canEdit || !chosen.length) return;
+  const ops = chosen.map(({ x, y, color, radius, reference }) => ({
+    op: "add_point",
+    point: { id: newId(), x: snap(clampX(x)), y: snap(clampY(y)), color, radius, ...(reference ? { reference } : {}) },
+  }));
+  if (edit(ops)) dropProposals(chosen);
+}
+
+function dropProposals(chosen) {
+  const ids = new Set(chosen.map((p) => p.id));
+  state.proposals = state.proposals.filter((p) => !ids.has(p.id));
+  renderProposals();
+  invalidate();
+}
+
+function proposalAt(x, y) {
+  return state.proposals.find((p) => Math.abs(p.x - x) <= Math.max(p.radius, 4 / view.scale) + 1
+    && Math.abs(p.y - y) <= Math.max(p.radius, 4 / view.scale) + 1);
+}
+
+function drawProposals() {
+  for (const p of state.proposals) {
+    const [x, y] = view.toScreen(p.x, p.y);
+    const size = Math.max(10, (2 * p.radius + 1) * view.scale);
+    ctx.save();
+    ctx.globalAlpha = 0.55; ctx.fillStyle = p.color; ctx.fillRect(x - size / 2, y - size / 2, size, size);
+    ctx.globalAlpha = 1; ctx.setLineDash([4, 3]); ctx.lineWidth = 2; ctx.strokeStyle = "#fff";
+    ctx.strokeRect(x - size / 2 - 2, y - size / 2 - 2, size + 4, size + 4);
+    ctx.restore();
+  }
+}
+
+// --- Where to click next ------------------------------------------------------------------------------
+
+function toggleGuidance() {
+  const shown = guidance.toggle();
+  $("guidance-toggle")?.classList.toggle("active", shown);
+  if (shown && !guidance.tinted) notice("Where to click next comes with the network's preview; it is not computed yet.");
+  invalidate();
+}
+
+// Mark the least sure place away from every point, bring it into view and offer the network's
+// colors there: choosing one places a point at the mark.
+function nextPoint() {
+  const at = guidance.mark();
+  if (!at) { notice("No place to suggest yet: wait for the network's preview."); return; }
+  const pane = panes()[0];
+  const [sx, sy] = view.toScreen(at.x, at.y);
+  if (sx < 0 || sy < 0 || sx > pane.w || sy > pane.h) {
+    view.ox += pane.w / 2 - sx; view.oy += pane.h / 2 - sy; state.fitted = false;
+  }
+  state.suggestRequest = `next${++requestSeq}`;
+  $("suggest-where").textContent = `next point, at (${Math.round(at.x)}, ${Math.round(at.y)})`;
+  $("editor").dataset.nextPoint = `${at.x},${at.y}`;
+  renderSuggestions({ request: state.suggestRequest, colors: guidance.colors }, (color) => placeAt(at, color));
+  invalidate();
+}
+
+function placeAt(at, color) {
+  if (!state.canEdit) return;
+  const point = { id: newId(), x: snap(clampX(at.x)), y: snap(clampY(at.y)), color, radius: state.patch };
+  if (edit([{ op: "add_point", point }])) {
+    pushRecent(color);
+    guidance.marked = null;
+    delete $("editor").dataset.nextPoint;
+    select({ kind: "point", id: point.id, placed: true });
+  }
 }
 
 // --- Preview -------------------------------------------------------------------------------------------
@@ -522,6 +640,10 @@ function showPreview(m) {
     if (state.preview && m.revision < state.preview.revision) return;
     state.preview = { revision: m.revision, image, ms: m.compute_ms, method: m.method };
     $("editor").dataset.previewRevision = m.revision;
+    guidance.update(m.guidance, m.revision, () => {
+      $("editor").dataset.guidanceRevision = guidance.tinted ? m.revision : "";
+      invalidate();
+    });
     updatePreviewStatus();
     invalidate();
   }).catch(() => {});
@@ -692,7 +814,9 @@ function draw() {
     ctx.beginPath(); ctx.rect(pane.x, 0, pane.w, pane.h); ctx.clip();
     ctx.translate(pane.x, 0);
     drawContent(pane);
+    guidance.draw(ctx, view, data.width, data.height);
     drawHints();
+    drawProposals();
     drawPins();
     drawPeers();
     ctx.restore();
@@ -861,6 +985,8 @@ canvas.addEventListener("pointerdown", (event) => {
     state.drag = { kind: "wipe", pane: at.pane };
     return;
   }
+  const proposal = state.canEdit && proposalAt(at.x, at.y);
+  if (proposal) { acceptProposals([proposal]); return; }
   const slack = 7 / view.scale;
   const hit = hitTest(state.hints, at.x, at.y, slack);
   if (state.tool === "stroke" && state.canEdit) {
@@ -1054,6 +1180,7 @@ window.addEventListener("keydown", (event) => {
     f: fit, "1": () => zoom(1 / view.scale), "+": () => zoom(1.25), "=": () => zoom(1.25), "-": () => zoom(0.8),
     o: () => setView("overlay"), s: () => setView("side"), w: () => setView("wipe"), g: () => setView("frame"),
     n: () => { const h = state.selection?.kind === "point" && findHint(state.selection); if (h) suggestAt(h.x, h.y); },
+    u: toggleGuidance, j: nextPoint, a: () => acceptProposals(state.proposals),
     Tab: selectNext,
     ArrowLeft: () => nudge(-step, 0), ArrowRight: () => nudge(step, 0), ArrowUp: () => nudge(0, -step), ArrowDown: () => nudge(0, step),
   };
@@ -1087,11 +1214,16 @@ adoptOutbox();
 recompute();
 loadReview();
 $("submit-review")?.addEventListener("click", submitForReview);
+$("guidance-toggle")?.addEventListener("click", toggleGuidance);
+$("next-point")?.addEventListener("click", nextPoint);
+$("carried-accept")?.addEventListener("click", () => acceptProposals(state.proposals));
+$("carried-drop")?.addEventListener("click", () => dropProposals(state.proposals));
 
 // For scripted checks (browser tests) and the console: read-only views of the editor.
 window.studio = {
   state,
   view,
+  guidance,
   size: [data.width, data.height],
   toPage(x, y) {
     const rect = canvas.getBoundingClientRect();

@@ -1,10 +1,15 @@
-"""Helpers shared by the review, render and deliverable tests (their fixtures are in conftest.py)."""
+"""Helpers shared by the review, render, deliverable and studio tests (their fixtures are in conftest.py)."""
 from __future__ import annotations
 
 import time
 
+import cv2
+import numpy as np
+
+from annotations.footage.actions import ingest, upload_footage
 from annotations.review import actions as review
 from annotations.keyframes.actions import add_keyframe, save_hints
+from tests.conftest import encode
 
 RED, GREEN = "#b03020", "#2f8a3a"
 
@@ -109,3 +114,14 @@ def audio_packets(path) -> list[bytes]:
 
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def panning_shot(project, producer, upload, folder):
+    """A 160x120 shot of a textured picture panning right 2 px and down 1 px a frame (10 frames)."""
+    rng = np.random.default_rng(11)
+    texture = cv2.GaussianBlur((rng.random((160, 220)) * 255).astype(np.uint8), (0, 0), 1.5)
+    frames = [np.repeat(texture[20 - t: 140 - t, 30 - 2 * t: 190 - 2 * t, None], 3, axis=2) for t in range(10)]
+    clip = encode(folder / "pan.mp4", frames, "libx264", options={"crf": "12"})
+    footage = upload_footage(project, producer, upload(clip), name="Pan", start_ingest=False)
+    ingest(footage)
+    return footage.shots.get()

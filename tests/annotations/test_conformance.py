@@ -8,6 +8,7 @@ import pytest
 
 from annotations.footage.actions import ingest, upload_footage
 from annotations.render import deliverables
+from tests.conftest import image_zip
 
 pytestmark = pytest.mark.django_db
 RATE, SAMPLE_RATE, FRAMES = 24, 48000, 24
@@ -69,8 +70,13 @@ def decoded(path, index=0) -> np.ndarray:
     """float (channels, samples) of audio stream `index`."""
     with av.open(str(path)) as container:
         stream = container.streams.audio[index]
-        channels = stream.codec_context.channels
-        return np.concatenate([deliverables._as_float(f, channels) for f in container.decode(stream)], axis=1)
+        channels, blocks = stream.codec_context.channels, []
+        for frame in container.decode(stream):  # the deliverables' layouts are standard ones
+            samples = frame.to_ndarray()
+            samples = samples if frame.format.is_planar else samples.reshape(-1, channels).T
+            scale = float(1 << (8 * samples.dtype.itemsize - 1)) if samples.dtype.kind == "i" else 1.0
+            blocks.append(samples.astype(np.float32) / scale)
+        return np.concatenate(blocks, axis=1)
 
 
 def burst_onset(sound: np.ndarray) -> int:
@@ -139,6 +145,43 @@ def test_a_non_drop_timecode_at_2997_stays_non_drop(project, users, upload, tmp_
         assert container.streams.video[0].metadata["timecode"] == "00:00:59:15"
 
 
+def custom_order(path):
+    """Relabel the 7.1 of a MOV made by `make_source` as FFmpeg reads a 7.1 recorder's file: the
+    'chan' atom's channel bitmap (FFmpeg's native order) becomes the layout tag MPEG_7_1_C, which
+    reads back as the custom order FL+FR+FC+LFE+SL+SR+BL+BR."""
+    data = path.read_bytes()
+    bitmap = b"chan" + bytes(4) + (0x10000).to_bytes(4, "big") + (0x63F).to_bytes(4, "big")
+    assert data.count(bitmap) == 1, "make_source's 7.1 MOV has one bitmap 'chan' atom"
+    path.write_bytes(data.replace(bitmap, b"chan" + bytes(4) + ((128 << 16) | 8).to_bytes(4, "big") + bytes(4)))
+    return path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_7_1_pcm_in_a_custom_channel_order_is_ingested_and_delivered(project, users, upload, background_jobs,
+                                                                     tmp_path):
+    """PyAV corrupts its heap on a custom-order layout: reading this file's channel count or
+    decoding it killed the ingest (SIGABRT), and, before jobs ran in child processes, the server."""
+    from annotations import storage
+    from annotations.models import Render
+    from annotations.render.actions import start_render
+    from tests.annotations.review_helpers import approve_all, wait_render
+
+    source = custom_order(make_source(tmp_path / "recorder.mov", channels=8, layout="7.1"))
+    footage = background_jobs.wait_footage(upload_footage(project, users["producer"], upload(source), name="Recorder"))
+    assert footage.status == "ready", footage.error
+    assert footage.facts["sound"][0]["channels"] == 8
+    shot = footage.shots.get()
+    approve_all(shot, users, frames=(2,))
+    render = wait_render(start_render(shot, users["producer"]), worker=background_jobs.worker)
+    assert render.status == Render.Status.DONE, render.error
+    with storage.local_path(render.deliverables.get(kind="prores").file) as master:
+        sound = decoded(master)
+    assert sound.shape == (8, FRAMES * SAMPLE_RATE // RATE)
+    at = BURST_FRAME * SAMPLE_RATE // RATE
+    assert abs(burst_onset(sound) - at) <= 1
+    assert np.allclose(np.abs(sound[:, at:at + 960]).max(axis=1), 0.4, atol=0.01)  # every channel, none lost
+
+
 def test_a_frame_rate_the_timecode_cannot_count_is_refused_at_upload(project, users, client_for, tmp_path):
     """10 frames at 1/3600 fps were accepted; every page of the project then answered 500."""
     from django.urls import reverse
@@ -159,6 +202,26 @@ def test_a_frame_rate_the_timecode_cannot_count_is_refused_at_upload(project, us
                                                     {"file": handle}, format="multipart")
     assert answer.status_code == 400
     assert "frame rate is 0.000277778 fps; footage from 1 to 300 fps" in answer.json()["detail"]
+    assert not Footage.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["video", "sequence"])
+def test_frames_too_small_for_the_engines_are_refused_at_upload(project, users, client_for, tmp_path, kind):
+    """A 40x12 source was accepted; its render then failed in the optical flow."""
+    from django.urls import reverse
+
+    from annotations.models import Footage
+
+    image = np.full((12, 40, 3), 90, np.uint8)
+    if kind == "video":
+        path = encode_frames(tmp_path / "thin.mp4", [image] * 4)
+    else:
+        path = image_zip(tmp_path / "thin.zip", [image] * 4, "png")
+    with open(path, "rb") as handle:
+        answer = client_for(users["producer"]).post(reverse("api:project-footage", args=[project.pk]),
+                                                    {"file": handle}, format="multipart")
+    assert answer.status_code == 400
+    assert "frames of 40x12 are too small; the engines need at least 16 pixels on each side" in answer.json()["detail"]
     assert not Footage.objects.exists()
 
 

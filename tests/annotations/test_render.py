@@ -71,7 +71,16 @@ def test_render_splits_at_keyframes_and_is_deterministic(shot, users, client_for
     assert qc["legal_range"]["prores"]["samples_outside"] == 0
     shot.refresh_from_db()
     assert shot.status == "rendered"
-    for name, magic in (("render-contact-sheet", b"\xff\xd8\xff"), ("render-qc-chart", b"\x89PNG")):
+    # The propagation's confidence, kept per frame: sure on the keyframes, less so between them.
+    confidence = qc["confidence"]
+    assert confidence["frames"] == list(range(shot.frame_count))
+    assert [confidence["mean_per_frame"][k] for k in (2, 7)] == [1.0, 1.0]
+    assert all(0 <= value <= 1 for value in confidence["mean_per_frame"])
+    assert min(confidence["mean_per_frame"]) < 1 and confidence["least_sure"][0] not in (2, 7)
+    stored = frames.read_png(pipeline.confidence_name(first, 4))
+    assert stored.dtype == np.uint8 and stored.ndim == 2 and max(stored.shape) <= 80  # a small map
+    for name, magic in (("render-contact-sheet", b"\xff\xd8\xff"), ("render-qc-chart", b"\x89PNG"),
+                        ("render-confidence-sheet", b"\x89PNG")):
         picture = client_for(users["reviewer"]).get(reverse(f"api:{name}", args=[first.pk]))
         assert picture.status_code == 200 and b"".join(picture.streaming_content).startswith(magic)
     assert AuditEvent.objects.filter(verb="render.finished", target_id=str(first.pk)).exists()

@@ -487,3 +487,35 @@ async def test_slow_preview_builds_no_backlog(keyframe, users, background_jobs, 
     assert rendered == [0, 6], rendered
     assert [m["revision"] for m in preview["skipped"] if m["type"] == "preview"] == [1]
     await communicator.disconnect()
+
+
+# --- Carried points ------------------------------------------------------------------------------------
+
+async def test_carry_proposes_the_nearest_keyframes_points_followed_to_this_frame(project, users, upload, tmp_path):
+    from annotations.keyframes.actions import add_keyframe
+    from tests.annotations.review_helpers import annotate, panning_shot
+
+    shot = await database_sync_to_async(panning_shot)(project, users["producer"], upload, tmp_path)
+    points = {"points": [{"x": 40, "y": 30, "color": "#b04030", "radius": 2},
+                         {"x": 110, "y": 80, "color": "#3070c0", "radius": 2}], "strokes": []}
+    await database_sync_to_async(annotate)(shot, users["annotator"], 9, points)
+    await database_sync_to_async(annotate)(shot, users["annotator"], 6, points)
+    keyframe = await database_sync_to_async(add_keyframe)(shot, users["annotator"], 2)
+    communicator, _, _ = await connect(users["annotator"], keyframe.pk)
+    await communicator.send_json_to({"type": "carry", "request": "c1"})
+    carried = await receive_until(communicator, "carried", timeout=60)
+    assert carried["request"] == "c1" and carried["from_frame"] == 6  # the nearest keyframe with points
+    assert carried["dropped"] == 0 and len(carried["points"]) == 2, carried
+    for point, origin in zip(carried["points"], points["points"]):
+        assert point["color"] == origin["color"] and point["confidence"] >= 0.5
+        # The picture moves 2 px right and 1 px down a frame: four frames earlier, 8 px left and 4 px up.
+        assert abs(point["x"] - (origin["x"] - 8)) < 1 and abs(point["y"] - (origin["y"] - 4)) < 1, point
+    # Nothing is stored until the annotator accepts: still the one empty revision.
+    assert await database_sync_to_async(HintRevision.objects.filter(keyframe=keyframe).count)() == 1
+    await communicator.disconnect()
+
+    reviewer, _, _ = await connect(users["reviewer"], keyframe.pk)  # proposals are for those who edit
+    await reviewer.send_json_to({"type": "carry", "request": "c2"})
+    answer = await receive_until(reviewer, "error", timeout=10)
+    assert answer["request"] == "c2" and "not edit" in answer["message"]
+    await reviewer.disconnect()

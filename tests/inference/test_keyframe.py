@@ -127,3 +127,22 @@ def test_suggestions_are_a_top_k_distribution(engine):
 def test_unknown_method_is_refused(engine):
     with pytest.raises(ValueError, match="unknown method"):
         engine.colorize(scene(), None, method="magic")
+
+
+def test_guidance_points_away_from_the_points_to_the_least_sure_region(engine):
+    """Where to click next: sure where points are, the next place in the region they do not reach."""
+    gray = scene(96, 128)
+    hints = parse_hints({"points": [{"x": 20, "y": 48, "color": "#4080d0", "radius": 2},
+                                    {"x": 30, "y": 20, "color": "#4080d0", "radius": 2}]}, 128, 96)
+    plain = engine.colorize(gray, hints)
+    out, guidance = engine.colorize(gray, hints, guidance=True)
+    assert np.array_equal(out, plain)  # guidance does not change the colors
+    assert guidance.map.dtype == np.uint8 and guidance.map.shape == (192, 256)  # the network's size
+    x, y = guidance.next_point
+    assert 0 <= x <= 127 and 0 <= y <= 95
+    assert min(np.hypot(x - 20, y - 48), np.hypot(x - 30, y - 20)) >= 128 / 10
+    sure = guidance.map[96, 40]  # at the first point (the map is at twice the size)
+    assert sure < guidance.map[round(2 * y), round(2 * x)]
+    assert guidance.colors and all(c.startswith("#") and 0 < p <= 1 for c, p in guidance.colors)
+    with pytest.raises(ValueError, match="guidance comes from the network"):
+        engine.colorize(gray, hints, method="levin", guidance=True)

@@ -142,6 +142,22 @@ def test_bad_input_is_refused(shot, flow, keyframes, message):
         run(flow, gray, keyframes)
 
 
+@pytest.mark.parametrize("height, width", [(16, 16), (16, 1000), (1000, 16), (37, 4001)])
+def test_every_frame_size_the_studio_admits_is_propagated(flow, height, width):
+    """A 16x1000 shot was worked on at 8x320, which the optical flow and the resize refused."""
+    rng = np.random.default_rng(3)
+    gray = [(rng.random((height, width)) * 255).astype(np.uint8) for _ in range(3)]
+    key = np.stack([gray[0], gray[0] // 2, 255 - gray[0]], -1)
+    frames = dict(run(flow, gray, {0: key}))
+    assert sorted(frames) == [0, 1, 2] and frames[2].shape == (height, width, 3)
+
+
+def test_a_frame_under_the_smallest_size_is_refused_by_name(flow):
+    gray = [np.zeros((12, 40), np.uint8)] * 3
+    with pytest.raises(PropagationError, match="40x12; frames of at least 16 pixels on each side"):
+        run(flow, gray, {0: np.zeros((12, 40, 3), np.uint8)})
+
+
 def test_bad_stretch_and_method_are_refused(shot, flow):
     color, gray = shot
     with pytest.raises(PropagationError, match="not a stretch"):
@@ -223,3 +239,21 @@ def test_matching_finds_a_region_the_flow_lost():
     assert matched[40:50, 70:80, 0].mean() > 25  # red found where the square is now
     assert np.abs(matched[75:90, 120:150]).max() < 10  # the plain ground stays gray
     assert confidence[40:50, 70:80].mean() > 0.5
+
+
+def test_points_are_carried_along_the_motion_and_an_occluded_one_loses_confidence():
+    from inference.propagation.track import track_points
+
+    rng = np.random.default_rng(5)
+    texture = cv2.GaussianBlur((rng.random((400, 560)) * 255).astype(np.uint8), (0, 0), 2)
+    frames = [texture[100 - 2 * t: 340 - 2 * t, 100 - 3 * t: 420 - 3 * t].copy() for t in range(11)]
+    for t, frame in enumerate(frames):  # a flat gray card slides in from the right over the last frames
+        left = 320 - 24 * max(0, t - 5)
+        frame[:, left:] = 128
+    # Moving right by 3 px and down by 2 px a frame; the last point ends under the card.
+    start = np.array([[60.0, 50.0], [160.0, 120.0], [100.0, 200.0], [250.0, 100.0]])
+    end, confidence = track_points(frames, start)
+    assert np.abs(end[:3] - (start[:3] + [30, 20])).max() < 1.0, end
+    assert confidence[:3].min() > 0.5 and confidence[3] < 0.2, confidence
+    back, _ = track_points(frames[::-1], end[:3])  # backward in time too
+    assert np.abs(back - start[:3]).max() < 1.0

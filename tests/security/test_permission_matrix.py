@@ -105,6 +105,7 @@ api:render-cancel              POST    403  404       403       403      409    
 api:render-remove-files        POST    403  404       403       403      200      200     404
 api:render-contact-sheet       GET     403  404       200       200      200      200     404
 api:render-qc-chart            GET     403  404       200       200      200      200     404
+api:render-confidence-sheet    GET     403  404       200       200      200      200     404
 api:deliverable-download       GET     403  404       403       403      200      200     404
 api:deliverable-manifest       GET     403  404       403       403      200      200     404
 """
@@ -177,6 +178,7 @@ KWARGS = {
     "api:render-remove-files": lambda i: {"pk": i["render"]},
     "api:render-contact-sheet": lambda i: {"pk": i["render"]},
     "api:render-qc-chart": lambda i: {"pk": i["render"]},
+    "api:render-confidence-sheet": lambda i: {"pk": i["render"]},
     "api:deliverable-download": lambda i: {"pk": i["render"], "kind": "mp4"},
     "api:deliverable-manifest": lambda i: {"pk": i["render"], "kind": "mp4"},
 }

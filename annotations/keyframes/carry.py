@@ -1,0 +1,83 @@
+"""Points that follow the picture: a keyframe's proposals, carried from the nearest keyframe.
+
+When an annotator opens a keyframe without points, the editor asks for the color points of the
+shot's nearest approved keyframe (or, without one, the nearest keyframe with points), followed to
+this frame along the propagation's motion (`inference.propagation.track`). Points whose track is
+not confident are left out. The proposals go to the asking socket only and are not stored: the
+annotator accepts them (an ordinary edit, one revision) or drops them, one by one or all at once.
+"""
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+from channels.layers import get_channel_layer
+
+from annotations import events, frames
+from annotations.models import Keyframe
+from colorproj.jobs import enqueue
+from inference.color import to_uint8
+from inference.propagation.track import TRACK_LONG_SIDE, track_points
+
+log = logging.getLogger("annotations.studio")
+MIN_CONFIDENCE = 0.5  # a carried point less sure than this is not proposed
+
+
+def source_keyframe(keyframe: Keyframe) -> Keyframe | None:
+    """The keyframe to carry points from: the nearest approved one with points, else the nearest
+    with points (ties: the earlier frame); None when no other keyframe of the shot has points."""
+    others = [k for k in Keyframe.objects.filter(shot_id=keyframe.shot_id).exclude(pk=keyframe.pk)
+              .select_related("head") if k.hints.get("points")]
+    if not others:
+        return None
+    approved = [k for k in others if k.review_status == Keyframe.ReviewStatus.APPROVED]
+    return min(approved or others, key=lambda k: (abs(k.frame - keyframe.frame), k.frame))
+
+
+def carried_points(keyframe: Keyframe) -> dict:
+    """{"from_frame": int | None, "points": [point dict of the hints schema + "confidence"],
+    "dropped": how many were not sure enough}. Reads the shot's frames between the two keyframes."""
+    source = source_keyframe(keyframe)
+    if source is None:
+        return {"from_frame": None, "points": [], "dropped": 0}
+    shot = keyframe.shot
+    lo, hi = sorted((source.frame, keyframe.frame))
+    work = []
+    for luma in frames.iter_shot_luma(shot, lo, hi + 1):  # shrunk as they come: a long gap stays small
+        scale = min(1.0, TRACK_LONG_SIDE / max(luma.shape))
+        size = (max(1, round(luma.shape[1] * scale)), max(1, round(luma.shape[0] * scale)))
+        work.append(to_uint8(cv2.resize(luma, size, interpolation=cv2.INTER_AREA) if scale < 1 else luma))
+    if source.frame > keyframe.frame:
+        work.reverse()
+    points = source.hints["points"]
+    factor = np.array([work[0].shape[1] / shot.width, work[0].shape[0] / shot.height], np.float32)
+    xy = np.array([[p["x"], p["y"]] for p in points], np.float32)
+    ends, confidence = track_points(work, (xy + 0.5) * factor - 0.5)
+    ends = (ends + 0.5) / factor - 0.5
+    proposals = []
+    for point, (x, y), sure in zip(points, ends, confidence):
+        if sure >= MIN_CONFIDENCE:
+            proposals.append({**point, "x": round(float(np.clip(x, 0, shot.width - 1)), 1),
+                              "y": round(float(np.clip(y, 0, shot.height - 1)), 1), "confidence": round(float(sure), 3)})
+    return {"from_frame": source.frame, "points": proposals, "dropped": len(points) - len(proposals)}
+
+
+def send_carried(keyframe_id: int, reply_channel: str, request: str) -> None:
+    """Compute the keyframe's carried points and answer them to the asking socket (the job's work)."""
+    reply = {"type": "studio.carried", "request": request}
+    keyframe = Keyframe.objects.select_related("shot__footage", "head").filter(pk=keyframe_id).first()
+    try:
+        if keyframe is None:
+            raise LookupError("this keyframe no longer exists")
+        reply.update(carried_points(keyframe))
+    except LookupError as exc:
+        reply["error"] = str(exc)
+    except Exception as exc:
+        log.exception("carrying points to keyframe %s failed", keyframe_id)
+        reply["error"] = f"carrying points failed: {exc}"
+    events.deliver(lambda: get_channel_layer().send(reply_channel, reply))
+
+
+def request_carried(keyframe_id: int, reply_channel: str, request: str) -> None:
+    enqueue("annotations.keyframes.tasks.carry_points", keyframe_id, reply_channel, request)

@@ -1,0 +1,88 @@
+"""Where to click next, in real headless Chromium: the uncertainty overlay comes with every
+network preview, and "next point" marks a place without hints and places a point there."""
+from __future__ import annotations
+
+from annotations.models import Keyframe
+from tests.browser.editor_page import click_at, open_editor, wait_settled, wait_until
+
+GUIDED = "() => +(document.getElementById('editor').dataset.guidanceRevision || 0)"
+# The stage canvas's pixel under source pixel (x, y), as drawn now.
+CANVAS_RGB = """([x, y]) => {
+    const canvas = document.getElementById('stage'), rect = canvas.getBoundingClientRect();
+    const [px, py] = window.studio.toPage(x, y), dpr = window.devicePixelRatio || 1;
+    const data = canvas.getContext('2d').getImageData(Math.round((px - rect.left) * dpr),
+                                                      Math.round((py - rect.top) * dpr), 1, 1).data;
+    return Array.from(data.slice(0, 3));
+}"""
+
+
+def redrawn(page):
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def test_the_overlay_follows_the_preview_and_next_point_places_a_point_where_none_is(login, keyframe, users,
+                                                                                     screenshot):
+    page = login("annotator", "pw-annotator")
+    open_editor(page, keyframe)
+    wait_until(page, f"({GUIDED})() >= 1", 60)
+    unsure = page.evaluate("() => window.studio.guidance.next")
+    assert unsure is not None
+
+    # U tints where the network is least sure; U again clears it.
+    plain = page.evaluate(CANVAS_RGB, [unsure["x"], unsure["y"]])
+    page.keyboard.press("u")
+    redrawn(page)
+    tinted = page.evaluate(CANVAS_RGB, [unsure["x"], unsure["y"]])
+    assert tinted != plain and tinted[0] > plain[0], (plain, tinted)
+    page.keyboard.press("u")
+    redrawn(page)
+    assert page.evaluate(CANVAS_RGB, [unsure["x"], unsure["y"]]) == plain
+    page.keyboard.press("u")
+
+    # A point: the next preview brings guidance for that revision, and the next place keeps away from it.
+    click_at(page, 12, 24)
+    wait_settled(page, 2)
+    wait_until(page, f"({GUIDED})() >= 2", 60)
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    wait_until(page, "document.getElementById('editor').dataset.nextPoint")
+    x, y = (float(v) for v in page.evaluate("() => document.getElementById('editor').dataset.nextPoint").split(","))
+    width, height = page.evaluate("() => window.studio.size")
+    assert ((x - 12) ** 2 + (y - 24) ** 2) ** 0.5 >= max(width, height) / 10
+    assert "next point" in page.locator("#suggest-where").inner_text().lower()
+    screenshot(page, "editor-where-next")
+
+    # A suggested color places a point there, as one revision.
+    suggestion = page.locator("#suggestions button.suggestion").first
+    color = suggestion.get_attribute("data-color")
+    suggestion.click()
+    wait_settled(page, 3)
+    points = Keyframe.objects.get(pk=keyframe.pk).head.content["points"]
+    assert len(points) == 2
+    placed = points[-1]
+    assert (abs(placed["x"] - x) <= 0.5 and abs(placed["y"] - y) <= 0.5 and placed["color"] == color), placed
+    assert page.errors == []
+
+
+def test_a_new_keyframe_is_offered_the_nearest_keyframes_points_and_accepts_them_as_one_revision(
+        login, project, users, upload, tmp_path, screenshot):
+    from annotations.keyframes.actions import add_keyframe
+    from tests.annotations.review_helpers import annotate, panning_shot
+
+    shot = panning_shot(project, users["producer"], upload, tmp_path)
+    annotate(shot, users["annotator"], 6, {"points": [{"x": 40, "y": 30, "color": "#b04030", "radius": 2},
+                                                      {"x": 110, "y": 80, "color": "#3070c0", "radius": 2}],
+                                           "strokes": []})
+    keyframe = add_keyframe(shot, users["annotator"], 2)
+    page = login("annotator", "pw-annotator")
+    open_editor(page, keyframe)
+    wait_until(page, "+document.getElementById('editor').dataset.proposals === 2", 60)
+    assert "from frame 6" in page.locator("#carried-from").text_content()
+    screenshot(page, "editor-carried-points")
+    page.keyboard.press("a")
+    wait_settled(page, 2)
+    stored = Keyframe.objects.get(pk=keyframe.pk).head
+    assert stored.number == 2  # both points in one revision
+    assert sorted((round(p["x"]), round(p["y"]), p["color"]) for p in stored.content["points"]) == \
+        [(32, 26, "#b04030"), (102, 76, "#3070c0")]
+    assert page.locator("#carried-panel").is_hidden() and page.errors == []
