@@ -234,6 +234,9 @@ COLORPROJ_INGEST_QUEUE = os.environ.get("COLORPROJ_INGEST_QUEUE", "batch")
 COLORPROJ_RENDER_KEYFRAME_METHOD = os.environ.get("COLORPROJ_RENDER_KEYFRAME_METHOD", "cnn")
 COLORPROJ_RENDER_PROPAGATION_METHOD = os.environ.get("COLORPROJ_RENDER_PROPAGATION_METHOD", "cnn")
 COLORPROJ_SEQUENCE_START = int(os.environ.get("COLORPROJ_SEQUENCE_START", "1001"))
+# The shot page's keyframe suggestions hold every frame's expected propagation confidence at this
+# level or more (annotations.keyframes.plan); the page lets the annotator change it.
+COLORPROJ_KEYFRAME_CONFIDENCE = float(os.environ.get("COLORPROJ_KEYFRAME_CONFIDENCE", "0.5"))
 # Embedded mode: run each batch job (ingest, render steps) in a child process, so a native crash or
 # an out-of-memory kill fails that job instead of the web server. "0" runs them in the server's
 # threads (a native crash in a decoder then takes the studio down).

@@ -4,22 +4,18 @@ the keyframe socket, which go through the actions."""
 from __future__ import annotations
 
 import cv2
-import numpy as np
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from annotations import frames
+from annotations.keyframes.plan import keyframe_plan
 from annotations.keyframes.state import preview_state
 from annotations.models import Shot
 from annotations.permissions import Cap, capabilities, get_keyframe, get_shot
 from annotations.projects import actions as project_actions
 from inference.color import to_uint8
-
-MOTION_PER_KEYFRAME = 0.12  # accumulated mean absolute frame difference (0..1) worth a new keyframe
-CUT_NEIGHBOURHOOD = 1
 
 
 def _timecodes(shot: Shot) -> list[str]:
@@ -54,34 +50,15 @@ def shot_page(request, pk):
     })
 
 
-def suggest_keyframes(shot: Shot) -> list[dict]:
-    """Frames worth annotating: the shot's first frame, scene changes, and every stretch of large motion."""
-    cuts = {c - shot.first_frame for c in shot.footage.cuts if shot.first_frame < c < shot.first_frame + shot.frame_count}
-    suggestions = [{"frame": 0, "reason": "first frame"}]
-    suggestions += [{"frame": c, "reason": "scene change"} for c in sorted(cuts)]
-    previous, motion = None, 0.0
-    for index in range(shot.frame_count):
-        small = cv2.resize(frames.read_proxy(shot, index), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-        if previous is not None and index not in cuts:
-            motion += float(np.abs(small - previous).mean())
-            if motion >= MOTION_PER_KEYFRAME:
-                suggestions.append({"frame": index, "reason": "large motion"})
-                motion = 0.0
-        if index in cuts:
-            motion = 0.0
-        previous = small
-    return sorted(suggestions, key=lambda s: s["frame"])
-
-
 @login_required
 def suggested_keyframes(request, pk):
+    """Where to key the shot (annotations.keyframes.plan), for `?level=` (0..1, default the setting)."""
     shot = get_shot(request.user, pk)
-    key = f"studio:suggested-keyframes:{shot.pk}:{shot.footage.uid}:{shot.first_frame}:{shot.frame_count}"
-    suggestions = cache.get(key)
-    if suggestions is None:
-        suggestions = suggest_keyframes(shot)
-        cache.set(key, suggestions, 3600)
-    return JsonResponse({"suggestions": suggestions})
+    try:
+        level = float(request.GET["level"]) if "level" in request.GET else None
+        return JsonResponse(keyframe_plan(shot, level))
+    except ValueError:
+        return JsonResponse({"detail": "level must be a number between 0 and 1"}, status=400)
 
 
 @login_required

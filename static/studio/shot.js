@@ -9,7 +9,7 @@ const canvas = $("viewer-canvas");
 const ctx = canvas.getContext("2d");
 const cache = new Map();          // frame -> HTMLImageElement (proxies)
 const previews = new Map();       // keyframe id -> HTMLImageElement (colorized preview)
-let current = 0, playing = false, wipe = 0.5, suggestions = [];
+let current = 0, playing = false, wipe = 0.5, suggestions = [], plan = null;
 
 function frameImage(index) {
   let image = cache.get(index);
@@ -140,7 +140,7 @@ async function addKeyframe(frame) {
     data.keyframes.push({ id: keyframe.id, frame: keyframe.frame, review_status: keyframe.review_status, revision: keyframe.revision,
                           has_preview: false, url: data.editorUrl.replace("{id}", keyframe.id) });
     data.keyframes.sort((a, b) => a.frame - b.frame);
-    renderMarks(); seek(frame);
+    renderMarks(); loadPlan(); seek(frame);
   } catch (error) { alert(`Could not add the keyframe: ${error.message}`); }
 }
 
@@ -150,7 +150,7 @@ async function removeKeyframe(frame) {
   try {
     await api(`/api/keyframes/${keyframe.id}/`, { method: "DELETE" });
     data.keyframes = data.keyframes.filter((k) => k !== keyframe);
-    renderMarks(); seek(frame);
+    renderMarks(); loadPlan(); seek(frame);
   } catch (error) { alert(`Could not remove the keyframe: ${error.message}`); }
 }
 
@@ -211,7 +211,43 @@ window.addEventListener("keydown", (e) => {
 });
 window.addEventListener("resize", draw);
 
-api(data.suggestionsUrl).then((r) => { suggestions = r.suggestions; renderMarks(); })
-  .catch((error) => { $("suggested").innerHTML = `<li class="muted small">Could not compute suggestions: ${error.message}</li>`; });
+// Where to key: the fewest keyframes that hold every frame at the chosen confidence level, and the
+// expected confidence per frame drawn under the timeline (annotations.keyframes.plan).
+function loadPlan() {
+  const level = $("confidence-level").value;
+  $("confidence-level-value").textContent = `${Math.round(level * 100)}%`;
+  api(`${data.suggestionsUrl}?level=${level}`).then((r) => {
+    plan = r; suggestions = r.suggestions;
+    $("shot-page").dataset.planLevel = r.level;
+    renderMarks(); drawConfidence();
+  }).catch((error) => { $("suggested").innerHTML = `<li class="muted small">Could not compute suggestions: ${error.message}</li>`; });
+}
+
+function drawConfidence() {
+  const canvas = $("confidence-strip");
+  if (!plan) return;
+  const width = canvas.clientWidth, dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.round(width * dpr); canvas.height = Math.round(14 * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const rows = plan.rendered ? [[plan.confidence, 0, 9], [plan.rendered, 10, 4]] : [[plan.confidence, 0, 14]];
+  const cell = width / data.frameCount;
+  for (const [values, top, height] of rows) {
+    values.forEach((c, frame) => {
+      // Red (color lost) through amber to green (held).
+      ctx.fillStyle = `hsl(${Math.round(120 * c)}, 70%, ${20 + 25 * c}%)`;
+      ctx.fillRect(frame * cell, top, Math.ceil(cell), height);
+    });
+  }
+  // The confidence once the suggestions are added: a line over the strip.
+  ctx.strokeStyle = "rgba(255,255,255,.8)"; ctx.setLineDash([3, 2]); ctx.beginPath();
+  plan.planned.forEach((c, frame) => ctx.lineTo((frame + 0.5) * cell, 1 + (1 - c) * (plan.rendered ? 7 : 12)));
+  ctx.stroke();
+}
+
+$("confidence-level").addEventListener("change", loadPlan);
+$("confidence-level").addEventListener("input", () => { $("confidence-level-value").textContent = `${Math.round($("confidence-level").value * 100)}%`; });
+window.addEventListener("resize", drawConfidence);
+loadPlan();
 renderMarks();
 seek(0);

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from annotations import engines
 from annotations.footage.actions import ingest, upload_footage
-from annotations.keyframes.actions import apply_hint_ops
+from annotations.keyframes.actions import add_keyframe, apply_hint_ops
 from annotations.keyframes import previews
 from annotations.keyframes.state import LocalState, preview_state
 from colorproj import jobs
@@ -84,15 +84,22 @@ class TestPages:
         image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_UNCHANGED)
         assert image.shape == (keyframe.shot.height, keyframe.shot.width)
 
-    def test_suggested_keyframes_at_scene_changes(self, client, project, users, clips, upload):
+    def test_suggested_keyframes_hold_every_frame_with_one_in_each_scene(self, client, project, users, clips, upload):
         footage = upload_footage(project, users["producer"], upload(clips("two_scenes")), start_ingest=False)
         ingest(footage)
         shot = footage.shots.get()
         client.force_login(users["annotator"])
-        suggestions = client.get(reverse("studio:suggested-keyframes", args=[shot.pk])).json()["suggestions"]
-        reasons = {s["frame"]: s["reason"] for s in suggestions}
-        assert reasons[0] == "first frame" and reasons[8] == "scene change"
-        assert all(0 <= s["frame"] < shot.frame_count for s in suggestions)
+        url = reverse("studio:suggested-keyframes", args=[shot.pk])
+        plan = client.get(url).json()
+        suggested = [s["frame"] for s in plan["suggestions"]]
+        assert plan["level"] == 0.5 and any(f < 8 for f in suggested) and any(f >= 8 for f in suggested)
+        assert min(plan["planned"]) >= 0.5 and plan["confidence"] == [0.0] * shot.frame_count  # no keyframes yet
+        assert plan["rendered"] is None
+        add_keyframe(shot, users["annotator"], suggested[0])
+        plan = client.get(url, {"level": "0.5"}).json()
+        assert plan["confidence"][suggested[0]] == 1.0 and suggested[0] not in [s["frame"] for s in plan["suggestions"]]
+        assert client.get(url, {"level": "1.5"}).status_code == 400
+        assert client.get(url, {"level": "much"}).status_code == 400
 
 
 @pytest.mark.django_db(transaction=True)

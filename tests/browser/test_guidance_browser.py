@@ -86,3 +86,23 @@ def test_a_new_keyframe_is_offered_the_nearest_keyframes_points_and_accepts_them
     assert sorted((round(p["x"]), round(p["y"]), p["color"]) for p in stored.content["points"]) == \
         [(32, 26, "#b04030"), (102, 76, "#3070c0")]
     assert page.locator("#carried-panel").is_hidden() and page.errors == []
+
+
+def test_the_shot_page_plans_the_fewest_keyframes_for_the_chosen_level(login, shot, users, screenshot):
+    page = login("annotator", "pw-annotator")
+    page.goto(f"/studio/shots/{shot.pk}/")
+    wait_until(page, "document.getElementById('shot-page').dataset.planLevel === '0.5'", 60)
+    relaxed = page.locator("#suggested li button").count()
+    page.locator("#confidence-level").evaluate("(el) => { el.value = '0.9'; el.dispatchEvent(new Event('change')); }")
+    wait_until(page, "document.getElementById('shot-page').dataset.planLevel === '0.9'", 60)
+    strict = page.locator("#suggested li button").count()
+    assert strict > relaxed >= 1
+    # Without keyframes every frame is red (no color to carry) under the timeline.
+    red = page.evaluate("""() => {
+        const canvas = document.getElementById('confidence-strip');
+        const [r, g] = canvas.getContext('2d').getImageData(2, Math.round(canvas.height * 0.9), 1, 1).data;
+        return r > 2 * g && r > 60;
+    }""")
+    assert red
+    screenshot(page, "shot-keyframe-plan")
+    assert page.errors == []

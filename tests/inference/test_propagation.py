@@ -257,3 +257,26 @@ def test_points_are_carried_along_the_motion_and_an_occluded_one_loses_confidenc
     assert confidence[:3].min() > 0.5 and confidence[3] < 0.2, confidence
     back, _ = track_points(frames[::-1], end[:3])  # backward in time too
     assert np.abs(back - start[:3]).max() < 1.0
+
+
+def test_keyframe_plan_is_the_fewest_that_hold_the_level_and_keys_both_sides_of_a_cut():
+    from inference.propagation.plan import carry_steps, frame_confidence, plan_keyframes
+
+    steady = np.full(30, 0.9, np.float32)  # 31 frames, 10% of the color lost a frame
+    plan = plan_keyframes(steady, 0.5)
+    confidence = frame_confidence(steady, plan)
+    assert confidence.min() >= 0.5 and len(plan) == 3
+    # One fewer cannot do it, wherever it goes.
+    assert max(frame_confidence(steady, [a, b]).min() for a in range(31) for b in range(a, 31)) < 0.5
+    assert plan_keyframes(steady, 0.5, keep=plan) == []  # already held
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        plan_keyframes(steady, 1.0)
+
+    # Real frames: a textured picture panning slowly, cut to another one at frame 12.
+    rng = np.random.default_rng(2)
+    first, second = (cv2.GaussianBlur((rng.random((200, 300)) * 255).astype(np.uint8), (0, 0), 2) for _ in range(2))
+    frames = [first[10:130, 10 + t: 170 + t] for t in range(12)] + [second[10:130, 10 + t: 170 + t] for t in range(12)]
+    steps = carry_steps(frames)
+    assert steps.shape == (23,) and steps[11] < 0.2 and np.delete(steps, 11).min() > 0.6, steps
+    plan = plan_keyframes(steps, 0.3)
+    assert len(plan) == 2 and plan[0] < 12 <= plan[1]
