@@ -1,11 +1,14 @@
-"""The documentation's screenshots of the render player and of a project's members page, taken in
-headless Chromium (Playwright) from a throwaway studio: the demo data in a temporary folder, two
-real renders of the first demo shot (the second after a hint changed, so the player can wipe
-against the previous render), served by colorproj.server.
+"""The documentation's screenshots, taken in headless Chromium (Playwright) from a throwaway
+studio: the demo data in a temporary folder, two real renders of the first demo shot (the second
+after a hint changed, so the player can wipe against the previous render), served by
+colorproj.server.
 
     .venv/bin/python tools/docs_screenshots.py [OUT]    # OUT: docs/ by default
 
-Writes OUT/render-player.png and OUT/project-members.png. Needs Chromium at /usr/bin/chromium.
+Writes, in OUT: render-player.png, project-members.png, editor-where-next.png (a keyframe with the
+uncertainty tinted and the next point marked), editor-carried-points.png (a new keyframe offered
+the nearest approved keyframe's points) and shot-keyframe-plan.png (a shot page's keyframe plan).
+Needs Chromium at /usr/bin/chromium.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +79,15 @@ def demo_with_renders():
     return project, shot, approve_and_render(keyframes, "#7fa0c4")
 
 
+def wait_until(page, expression: str, timeout: float = 120) -> None:
+    """Poll a JavaScript expression (the pages' CSP forbids Playwright's eval-based waits)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {expression}")
+        page.wait_for_timeout(200)
+
+
 def log_in(browser, base: str, username: str, height: int = 1000):
     context = browser.new_context(viewport={"width": 1400, "height": height}, base_url=base)
     page = context.new_page()
@@ -115,10 +128,41 @@ def main(out: Path) -> None:
             page = log_in(browser, base, "demo-manager", height=760)
             page.goto(f"/studio/projects/{project.pk}/members/")
             page.screenshot(path=str(out / "project-members.png"))
+            less_effort(browser, base, project, shot, out)
             browser.close()
     finally:
         stop(server)
-    print(f"wrote {out / 'render-player.png'} and {out / 'project-members.png'} (studio data in {var_dir})")
+    print(f"wrote the screenshots to {out} (studio data in {var_dir})")
+
+
+def less_effort(browser, base: str, project, shot, out: Path) -> None:
+    """Where to click next, carried points, where to key."""
+    from django.contrib.auth import get_user_model
+
+    from annotations.keyframes.actions import add_keyframe
+
+    # Playwright's sync API keeps an event loop in this thread; these ORM calls are still plain
+    # synchronous code, so Django's async-context guard does not apply (as in the browser tests).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    editor = "document.getElementById('editor').dataset"
+    page = log_in(browser, base, "demo-annotator", height=820)
+    first = shot.keyframes.order_by("frame").first()
+    page.goto(f"/studio/keyframes/{first.pk}/")
+    wait_until(page, f"+({editor}.guidanceRevision || 0) >= 1")
+    page.keyboard.press("u")
+    page.keyboard.press("j")
+    wait_until(page, f"{editor}.nextPoint")
+    page.screenshot(path=str(out / "editor-where-next.png"))
+
+    middle = add_keyframe(shot, get_user_model().objects.get(username="demo-annotator"), shot.frame_count // 3)
+    page.goto(f"/studio/keyframes/{middle.pk}/")
+    wait_until(page, f"+({editor}.proposals || 0) > 0")
+    page.screenshot(path=str(out / "editor-carried-points.png"))
+
+    second = project.shots.order_by("first_frame")[1]
+    page.goto(f"/studio/shots/{second.pk}/")
+    wait_until(page, "document.getElementById('shot-page').dataset.planLevel")
+    page.screenshot(path=str(out / "shot-keyframe-plan.png"))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Preview: a 512-px keyframe at long side 512, both for a keyframe seen for the first
 time ("new frame") and for a hint edit on the same keyframe ("hint edit", the live
-preview's case: backbone features and the solve's affinities are reused). Full resolution: 1920x1080 and
+preview's case: backbone features and the solve's affinities are reused), and a hint edit with the
+guidance (where to click next) the studio's network previews carry. Full resolution: 1920x1080 and
 3840x2160 output from the default working size.
 """
 from __future__ import annotations
@@ -75,6 +76,12 @@ def benchmark(device: str = "cpu", repeats: int = 5, threads: int = 0) -> int:
         print(f"{label:<22}{a:>14.0f}{b:>14.0f}")
     h, w = 512, 512
     frame, hints = synthetic_frame(h, w), synthetic_hints(h, w)
+    engine.colorize(frame, hints, long_side=512)
+    plain = _time(lambda: engine.colorize(frame, synthetic_hints(h, w, seed=int(time.perf_counter_ns() % 1000)),
+                                          long_side=512), repeats)
+    guided = _time(lambda: engine.colorize(frame, synthetic_hints(h, w, seed=int(time.perf_counter_ns() % 1000)),
+                                           long_side=512, guidance=True), repeats)
+    print(f"{'hint edit 512x512':<22}{plain:>14.0f} ms; with guidance {guided:.0f} ms (+{guided - plain:.0f})")
     levin_ms = _time(lambda: engine.colorize(frame, hints, method="levin", long_side=512), 1)
     print(f"{'levin 512x512':<22}{levin_ms:>14.0f}")
     return 0

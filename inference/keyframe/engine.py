@@ -3,6 +3,7 @@
     engine = KeyframeColorizer.load(device="cpu")          # weights load once
     rgb = engine.colorize(image, hints, method="cnn", long_side=512)
     engine.suggest(image, hints, x, y, k=5)                  # [('#rrggbb', p), ...]
+    rgb, guidance = engine.colorize(image, hints, guidance=True)  # where the next point helps most
 
 Method "cnn", at the network's size (long side 256, the size it was trained at):
 1. the network's colors (a learned correction of an edge-aware propagation of the hints)
@@ -14,6 +15,9 @@ Method "cnn", at the network's size (long side 256, the size it was trained at):
 4. an edge-aware global solve (`inference.solve`: Levin's affinities, weakly pulled toward
    that mix, hinted pixels fixed, boundary strokes cutting the affinities), by conjugate
    gradients warm-started from the mix.
+With guidance, the same pass says where the result is least sure (`uncertainty`: the network's
+entropy where the points do not reach, their disagreement with it where they do) and where the
+next point would help most (`Guidance`).
 The answer is brought to the working size (long side `long_side`, where hints and strokes
 are rasterized) and then to the source size with luma-guided upsampling; hinted pixels are
 set exactly and the source luma is kept exactly. Backbone features and the solve's
@@ -242,8 +246,9 @@ class KeyframeColorizer:
         if region[y, x] < 0:
             return Guidance(heat, None, [])
         src_h, src_w = luma.shape
-        at = (min(max((x + 0.5) * src_w / w - 0.5, 0.0), src_w - 1.0), min(max((y + 0.5) * src_h / h - 0.5, 0.0), src_h - 1.0))
-        return Guidance(heat, (round(at[0], 1), round(at[1], 1)), self._likely_colors(logits, luma, *at, k=5))
+        at = (round(float(np.clip((x + 0.5) * src_w / w - 0.5, 0, src_w - 1)), 1),
+              round(float(np.clip((y + 0.5) * src_h / h - 0.5, 0, src_h - 1)), 1))
+        return Guidance(heat, at, self._likely_colors(logits, luma, *at, k=5))
 
     def _network(self, inputs, feats):
         """(a/b HxWx2, normalized entropy HxW of the a/b-bin distribution) at the inputs' size,
