@@ -154,7 +154,8 @@ def less_effort(browser, base: str, project, shot, out: Path) -> None:
     wait_until(page, f"{editor}.nextPoint")
     page.screenshot(path=str(out / "editor-where-next.png"))
 
-    middle = add_keyframe(shot, get_user_model().objects.get(username="demo-annotator"), shot.frame_count // 3)
+    # Next to the approved first keyframe: the demo reel's moving texture is hard to follow for long.
+    middle = add_keyframe(shot, get_user_model().objects.get(username="demo-annotator"), first.frame + 1)
     page.goto(f"/studio/keyframes/{middle.pk}/")
     wait_until(page, f"+({editor}.proposals || 0) > 0")
     page.screenshot(path=str(out / "editor-carried-points.png"))

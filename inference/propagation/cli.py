@@ -69,6 +69,12 @@ def register(commands, groups):
     b.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     b.set_defaults(func=benchmark_command)
 
+    b = groups["benchmark"].add_parser("plan", help="seconds to measure a shot's carry and plan its keyframes")
+    b.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT of the shot's frames")
+    b.add_argument("--seconds", type=float, default=10.0)
+    b.add_argument("--rate", type=float, default=24.0, help="frames per second")
+    b.set_defaults(func=plan_benchmark_command)
+
 
 # -- propagate ------------------------------------------------------------------------------
 
@@ -264,6 +270,14 @@ def sheet_command(args) -> int:
     except (InputError, MediaError, ValueError) as exc:
         print(f"colorproj evaluate propagate-sheet: error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def plan_benchmark_command(args) -> int:
+    from .plan import benchmark_plan
+
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    benchmark_plan(width, height, round(args.seconds * args.rate))
     return 0
 
 

@@ -14,6 +14,7 @@ where a colorist would: not on the last frame before a cut.
 """
 from __future__ import annotations
 
+import time
 from typing import Iterable, Sequence
 
 import cv2
@@ -87,3 +88,28 @@ def plan_keyframes(steps: np.ndarray, level: float, keep: Sequence[int] = ()) ->
         covered |= np.abs(distance - distance[key]) <= reach
         frame = last + 1
     return placed
+
+
+def benchmark_plan(width: int, height: int, count: int, log=print) -> dict:
+    """Time `carry_steps` and `plan_keyframes` on a synthetic shot of `count` frames (uint8 luma,
+    width x height: a blurred texture panning 2 px a frame, a bright disc crossing it); prints and
+    returns {"carry_s", "plan_ms", "keyframes"}."""
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur((rng.random((height + count, width + 2 * count)) * 255).astype(np.uint8), (0, 0), 3)
+    yy, xx = np.mgrid[0:height, 0:width]
+
+    def frame(t: int) -> np.ndarray:
+        image = texture[count - t: count - t + height, 2 * t: 2 * t + width].copy()
+        disc = (xx - width * t / count) ** 2 + (yy - height / 2) ** 2 < (height / 8) ** 2
+        image[disc] = 235
+        return image
+
+    started = time.perf_counter()
+    steps = carry_steps(frame(t) for t in range(count))
+    carry_s = time.perf_counter() - started
+    started = time.perf_counter()
+    keys = plan_keyframes(steps, 0.5)
+    plan_ms = (time.perf_counter() - started) * 1000
+    log(f"{count} frames at {width}x{height}: carry {carry_s:.1f} s ({count / carry_s:.0f} frames/s, frames made "
+        f"on the fly included), plan {plan_ms:.1f} ms, {len(keys)} keyframes at 50%: {keys}")
+    return {"carry_s": carry_s, "plan_ms": plan_ms, "keyframes": keys}

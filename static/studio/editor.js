@@ -534,6 +534,9 @@ function showCarried(m) {
   if (m.request !== state.carryRequest) return;
   if (m.error) { notice(m.error, "bad"); return; }
   if (state.hints.points.length) return; // points were placed meanwhile: nothing to propose
+  if (!m.points.length && m.dropped) {
+    notice(`The ${m.dropped} points of frame ${m.from_frame} could not be followed here with confidence.`);
+  }
   state.proposals = m.points.map((p) => ({ ...p, id: newId() }));
   state.proposedFrom = m.from_frame;
   state.proposalsDropped = m.dropped;
