@@ -5,8 +5,9 @@ colorproj.server.
 
     .venv/bin/python tools/docs_screenshots.py [OUT]    # OUT: docs/ by default
 
-Writes, in OUT: render-player.png, project-members.png, editor-where-next.png (a keyframe with the
-uncertainty tinted and the next point marked), editor-carried-points.png (a new keyframe offered
+Writes, in OUT: render-player.png, project-members.png, editor-review-status.png (an approved
+keyframe in the editor), editor-withdraw-approval.png (the question before editing it),
+editor-where-next.png (the uncertainty tinted and the next point marked), editor-carried-points.png (a new keyframe offered
 the nearest approved keyframe's points) and shot-keyframe-plan.png (a shot page's keyframe plan).
 Needs Chromium at /usr/bin/chromium.
 """
@@ -149,6 +150,15 @@ def less_effort(browser, base: str, project, shot, out: Path) -> None:
     first = shot.keyframes.order_by("frame").first()
     page.goto(f"/studio/keyframes/{first.pk}/")
     wait_until(page, f"+({editor}.guidanceRevision || 0) >= 1")
+    page.screenshot(path=str(out / "editor-review-status.png"))
+    point = first.hints["points"][0]
+    page.keyboard.press("v")
+    page.mouse.click(*page.evaluate("([x, y]) => window.studio.toPage(x, y)", [point["x"], point["y"]]))
+    page.keyboard.press("ArrowRight")  # a nudge of an approved keyframe: the editor asks first
+    wait_until(page, "document.getElementById('withdraw-dialog').open")
+    page.screenshot(path=str(out / "editor-withdraw-approval.png"))
+    page.click("#withdraw-dialog button[value=cancel]")
+    page.keyboard.press("Escape")
     page.keyboard.press("u")
     page.keyboard.press("j")
     wait_until(page, f"{editor}.nextPoint")

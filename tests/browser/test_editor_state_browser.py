@@ -6,16 +6,12 @@ the zoom.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from tests.annotations.review_helpers import annotate, hints
 from tests.browser.editor_page import click_at, open_editor, wait_settled, wait_until
 
 from annotations.models import HintRevision, Keyframe, Notification
 from annotations.review import actions as review
 
-DOCS = Path(settings.BASE_DIR) / "docs"
 DIALOG_OPEN = "document.getElementById('withdraw-dialog').open"
 
 
@@ -30,7 +26,7 @@ def _idle(page, ms=1500):
     wait_until(page, "document.getElementById('editor').dataset.pending === '0'")
 
 
-def test_editing_an_approved_keyframe_asks_first_and_tells_the_reviewer(login, shot, users):
+def test_editing_an_approved_keyframe_asks_first_and_tells_the_reviewer(login, shot, users, screenshot):
     keyframe = annotate(shot, users["annotator"], 3, hints())
     review.submit(keyframe, users["annotator"])
     review.add_comment(keyframe, users["reviewer"], "the sash is right, per the archive", 20, 15)
@@ -43,7 +39,7 @@ def test_editing_an_approved_keyframe_asks_first_and_tells_the_reviewer(login, s
     assert "matches the regimental records" in page.locator("#review-note").inner_text()
     assert "reviewer" in page.locator("#review-note").inner_text()
     page.locator("#review-panel").scroll_into_view_if_needed()
-    page.screenshot(path=str(DOCS / "editor-review-status.png"))
+    screenshot(page, "editor-review-status")
 
     # A nudge of an approved keyframe: nothing is sent before the user agrees.
     page.keyboard.press("v")
@@ -51,7 +47,7 @@ def test_editing_an_approved_keyframe_asks_first_and_tells_the_reviewer(login, s
     page.keyboard.press("ArrowRight")
     wait_until(page, DIALOG_OPEN)
     assert "withdraws the approval" in page.locator("#withdraw-text").inner_text()
-    page.screenshot(path=str(DOCS / "editor-withdraw-approval.png"))
+    screenshot(page, "editor-withdraw-approval")
     page.click("#withdraw-dialog button[value=cancel]")
     page.wait_for_timeout(1500)
     assert _head(keyframe).number == 2
