@@ -219,6 +219,35 @@ async def test_every_message_rechecks_the_account(keyframe, users):
     assert await revision_count(keyframe) == 1
 
 
+async def test_a_message_costs_one_query_the_access_check(keyframe, users, monkeypatch):
+    """Each message re-reads the sender's access (one query) and nothing else for pings and
+    cursors. The check is not cached per socket: an account changed by an update that sends no
+    signal (above) would keep its access until the socket closed."""
+    from django.db.backends import utils
+
+    editor, _, _ = await connect(users["annotator"], keyframe.pk)
+    await drain(editor, 0.5)
+    sync_thread = await database_sync_to_async(threading.get_ident)()  # where consumers run their queries
+    queries = []
+    execute = utils.CursorWrapper._execute
+
+    def counting(self, sql, *args, **kwargs):
+        if threading.get_ident() == sync_thread:
+            queries.append(sql)
+        return execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(utils.CursorWrapper, "_execute", counting)
+    for number in range(3):
+        await editor.send_json_to({"type": "ping", "request": number})
+        assert (await receive_until(editor, "pong"))["request"] == number
+        await editor.send_json_to({"type": "cursor", "x": number, "y": 1, "tool": "point"})
+    await editor.send_json_to({"type": "ping", "request": "last"})  # the cursors were handled before it
+    await receive_until(editor, "pong", where=lambda m: m["request"] == "last")
+    monkeypatch.undo()
+    assert len(queries) == 7 and all("annotations_membership" in sql for sql in queries), queries
+    await editor.disconnect()
+
+
 async def test_role_change_closes_sockets_for_a_reconnect(keyframe, users):
     from annotations.models import Role
     from annotations.projects.actions import change_role
