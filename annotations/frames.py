@@ -119,7 +119,8 @@ def read_png(name: str) -> np.ndarray:
 
 
 def write_proxy(footage, index: int, frame: np.ndarray) -> np.ndarray:
-    """Store the proxy JPEG of footage frame `index`; returns the frame's full-res luma."""
+    """Store the proxy JPEG of footage frame `index` from `frame` (uint8/uint16 RGB or gray, at
+    the proxy size or larger, e.g. `Source.proxy_frames`); returns `frame`'s luma (float32 HxW)."""
     luma = to_luma(frame)
     size = (footage.proxy_width, footage.proxy_height)
     small = cv2.resize(to_uint8(luma), size, interpolation=cv2.INTER_AREA) if size != luma.shape[::-1] else to_uint8(luma)

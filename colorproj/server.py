@@ -3,7 +3,9 @@
 Daphne (Twisted) receives a whole request body, spooled to a temporary file, before it calls the
 ASGI application, so Django's upload limit comes after the bytes were taken. Here a request whose
 Content-Length is over `COLORPROJ_MAX_REQUEST_BYTES` is answered 413 as soon as its headers are
-in, and the connection closed without reading the body (Twisted's `Request.gotLength` hook).
+in, and the connection closed without reading the body (Twisted's `Request.gotLength` hook); a
+body without Content-Length (chunked) is counted as it arrives (`Request.handleContentChunk`) and
+answered the same way the moment it passes the limit, so no more than the limit is ever spooled.
 
 Websocket messages are let through up to WEBSOCKET_MAX_MESSAGE_BYTES (daphne's default of 1 MiB
 would drop a larger one without a close frame), so that the application answers `error` to
@@ -47,21 +49,39 @@ class _Discard:
 
 
 class LimitedRequest(WebRequest):
-    """daphne's request, refusing a declared body over the limit before any of it is read."""
+    """daphne's request, refusing a body over the limit: a declared one before any of it is read,
+    one without a declared length (chunked) as soon as the bytes received pass the limit."""
 
     refused = False
+    received = 0
 
     def gotLength(self, length):
         limit = settings.COLORPROJ_MAX_REQUEST_BYTES
         if length is None or length <= limit:
             super().gotLength(length)
             return
-        self.refused, self.content = True, _Discard()
-        body = json.dumps({"detail": f"the request body of {length} bytes is over the limit of {limit} bytes"})
+        self._refuse(f"the request body of {length} bytes is over the limit of {limit} bytes")
+
+    def handleContentChunk(self, data):
+        if self.refused:  # what was already in the read buffer when the connection was closed
+            return
+        self.received += len(data)
+        limit = settings.COLORPROJ_MAX_REQUEST_BYTES
+        if self.received > limit:
+            self._refuse(f"the request body is over the limit of {limit} bytes")
+            return
+        super().handleContentChunk(data)
+
+    def _refuse(self, detail: str) -> None:
+        """Answer 413 and close the connection; the spooled body (if any) is dropped."""
+        spooled, self.refused, self.content = getattr(self, "content", None), True, _Discard()
+        if spooled is not None:
+            spooled.close()  # an unnamed temporary file: closing it frees the disk
+        body = json.dumps({"detail": detail}).encode()
         self.channel.transport.write(
             b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body.encode()))
-        self.channel.transport.loseConnection()  # stops reading: the body is never received
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        self.channel.transport.loseConnection()  # stops reading: no more of the body is received
 
     def process(self):
         if not self.refused:

@@ -16,6 +16,7 @@ from typing import Iterable, Iterator
 import av
 import cv2
 import numpy as np
+import pyvips
 from PIL import Image, UnidentifiedImageError
 
 from inference.color import to_luma
@@ -23,6 +24,13 @@ from inference.color import to_luma
 
 class MediaError(ValueError):
     """A file that is not usable video; the message is fit to show a user."""
+
+
+# libvips decodes image-sequence members for the proxies by streaming; each is read once, so its
+# cache of operations would only hold memory.
+pyvips.cache_set_max(0)
+# One thread: decoding a PNG is sequential anyway, and each thread holds rows of its own.
+pyvips.concurrency_set(1)
 
 
 # Frame rates the studio handles: timecode needs at least one frame a second; above 300 fps no
@@ -340,6 +348,13 @@ class Source:
         """Rec. 709 Y' of one frame, float32 HxW in [0, 1], full resolution."""
         return to_luma(self.frame(index))
 
+    def proxy_frames(self, width: int, height: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Frames start..stop-1 reduced to `width`x`height` (as `frames`: uint8 or uint16 RGB,
+        upright), for proxies and cut detection. The sources below decode and reduce a frame
+        together, so memory does not follow the full frame; this default reduces full frames."""
+        for image in self.frames(start, stop):
+            yield cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
 
 class VideoSource(Source):
     def __init__(self, path: str | Path, *, info: VideoInfo | None = None):
@@ -349,6 +364,25 @@ class VideoSource(Source):
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         fmt = "rgb48le" if self._deep else "rgb24"
+        for frame, turns in self._decoded(start, stop):
+            # The display matrix applied: the picture as it is meant to be seen.
+            image = frame.to_ndarray(format=fmt)
+            yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+    def proxy_frames(self, width: int, height: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """As `Source.proxy_frames`: FFmpeg's scaler converts and reduces each decoded frame in one
+        pass (no full-size RGB copy); MediaError if a frame's size differs from the stream's."""
+        fmt = "rgb48le" if self._deep else "rgb24"
+        for index, (frame, turns) in enumerate(self._decoded(start, stop), start=start):
+            stored = (self.info.height, self.info.width) if turns % 2 else (self.info.width, self.info.height)
+            if (frame.width, frame.height) != stored:
+                raise MediaError(f"frame {index} changes size to {frame.width}x{frame.height}")
+            size = (height, width) if turns % 2 else (width, height)  # before the turn
+            image = frame.reformat(width=size[0], height=size[1], format=fmt, interpolation="AREA").to_ndarray()
+            yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+    def _decoded(self, start: int, stop: int | None):
+        """(av.VideoFrame, quarter turns of its display matrix) of frames start..stop-1, in order."""
         stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
         if start >= stop:
             return
@@ -360,9 +394,7 @@ class VideoSource(Source):
                 turns = self.info.facts.get("rotation", 0) // 90
                 for frame in container.decode(stream):
                     if index >= start:
-                        # The display matrix applied: the picture as it is meant to be seen.
-                        image = frame.to_ndarray(format=fmt)
-                        yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+                        yield frame, turns
                     index += 1
                     if index >= stop:
                         return
@@ -408,12 +440,14 @@ class ImageSequence(Source):
         self.path = Path(path)
         self.limits = {**SEQUENCE_LIMITS, **(limits or {})}
         self.members = self._members()
-        with zipfile.ZipFile(self.path) as archive:
-            first = self._decode(archive, self.members[0])
-        check_frame_size(self.path.name, first.shape[1], first.shape[0])
+        with zipfile.ZipFile(self.path) as archive:  # the first image's header, not its pixels
+            width, height, _ = self._header(archive, self.members[0])
+            with archive.open(self.members[0]) as stream:
+                deep = _vips_image(stream, repr(self.members[0])).format == "ushort"
+        check_frame_size(self.path.name, width, height)
         self.info = VideoInfo(
-            codec=self._codec, width=first.shape[1], height=first.shape[0], frame_count=len(self.members),
-            frame_rate=Fraction(frame_rate), pix_fmt="rgb48le" if first.dtype == np.uint16 else "rgb24",
+            codec=self._codec, width=width, height=height, frame_count=len(self.members),
+            frame_rate=Fraction(frame_rate), pix_fmt="rgb48le" if deep else "rgb24",
             start_timecode=None, has_audio=False,
         )
 
@@ -447,10 +481,10 @@ class ImageSequence(Source):
         _check_numbering(name, members)
         return members
 
-    def _decode(self, archive: zipfile.ZipFile, member: str) -> np.ndarray:
-        """One member as an HxWx3 uint8/uint16 RGB array, upright (`decode_image`). The member is
-        read whole only once its header (read by streaming) showed a frame within the pixel limit
-        and a size that such a frame can need: memory follows the frame, not what the archive declares."""
+    def _header(self, archive: zipfile.ZipFile, member: str) -> tuple[int, int, int]:
+        """(width, height, EXIF orientation) of a member, width and height upright, from its header
+        (read by streaming), once the header showed a frame within the pixel limit and a size that
+        such a frame can need: memory follows the frame, not what the archive declares."""
         with archive.open(member) as stream:
             self._codec = _image_codec(stream.read(16))
             if self._codec is None:
@@ -461,6 +495,7 @@ class ImageSequence(Source):
                     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                     with Image.open(stream) as header:
                         width, height = header.size
+                        orientation = _exif_orientation(header)
             except Image.DecompressionBombError:
                 raise MediaError(f"{member!r} is too large") from None
             except (UnidentifiedImageError, OSError, ValueError) as exc:
@@ -472,7 +507,38 @@ class ImageSequence(Source):
         if size > _MAX_BYTES_PER_PIXEL * width * height + _MAX_IMAGE_METADATA:
             raise MediaError(f"{member!r} holds more data than a {width}x{height} image can need "
                              f"({size} bytes)")
+        orientation = orientation if orientation in _EXIF_ORIENTATION else 1
+        return (height, width, orientation) if orientation >= 5 else (width, height, orientation)
+
+    def _decode(self, archive: zipfile.ZipFile, member: str) -> np.ndarray:
+        """One member as an HxWx3 uint8/uint16 RGB array, upright (`decode_image`), read whole
+        once `_header` admitted it."""
+        self._header(archive, member)
         return decode_image(archive.read(member), repr(member), max_pixels=self.limits["max_pixels"], color=True)
+
+    def _reduced(self, archive: zipfile.ZipFile, member: str, width: int, height: int) -> np.ndarray:
+        """One member reduced to `width`x`height` (upright), uint8/uint16 RGB HxWx3. libvips
+        decodes the member as it streams out of the archive and reduces it a few rows at a time:
+        neither the member's bytes nor its full-size pixels are ever held."""
+        frame_width, frame_height, orientation = self._header(archive, member)
+        if (frame_width, frame_height) != (self.info.width, self.info.height):
+            raise MediaError(f"{member!r} is {frame_width}x{frame_height}, "
+                             f"the sequence is {self.info.width}x{self.info.height}")
+        # Reduced as stored, then turned upright (turning the full frame would hold all of it).
+        stored = (height, width) if orientation >= 5 else (width, height)
+        with archive.open(member) as stream:
+            image = _vips_rgb(_vips_image(stream, repr(member)), repr(member))
+            # Box averages of whole blocks by libvips, the remaining fraction by OpenCV's area
+            # resampling: together, the area average that a full-size resize gives.
+            factor = max(1, min(image.width // stored[0], image.height // stored[1]))
+            try:
+                small = (image.shrink(factor, factor) if factor > 1 else image).numpy()
+            except pyvips.Error as exc:
+                raise MediaError(f"{member!r} could not be decoded ({_vips_reason(exc)})") from None
+        if small.shape[:2] != stored[::-1]:
+            small = cv2.resize(small, stored, interpolation=cv2.INTER_AREA)
+        turn = _EXIF_ORIENTATION.get(orientation)
+        return np.ascontiguousarray(turn(small)) if turn else small
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         stop = len(self.members) if stop is None else min(stop, len(self.members))
@@ -486,6 +552,45 @@ class ImageSequence(Source):
                     )
                 yield image
 
+    def proxy_frames(self, width: int, height: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """As `Source.proxy_frames`, each member streamed and reduced by libvips (`_reduced`):
+        the peak memory is that of the reduced frames, whatever the frame size."""
+        stop = len(self.members) if stop is None else min(stop, len(self.members))
+        with zipfile.ZipFile(self.path) as archive:
+            for member in self.members[start:stop]:
+                yield self._reduced(archive, member, width, height)
+
+
+def _vips_image(stream, name: str) -> pyvips.Image:
+    """An image read from the file object `stream` for sequential access: its pixels are decoded
+    as they are pulled, a few rows at a time (random access would decode it whole). The image
+    reads from `stream` until it is done with; a damaged image fails instead of giving a part."""
+    source = pyvips.SourceCustom()
+    source.on_read(stream.read)
+    source.on_seek(lambda offset, whence: stream.seek(offset, whence))  # TIFF looks for its directories
+    try:
+        image = pyvips.Image.new_from_source(source, "", access="sequential", fail_on="error")
+    except pyvips.Error as exc:
+        raise MediaError(f"{name} could not be decoded ({_vips_reason(exc)})") from None
+    return image
+
+
+def _vips_rgb(image: pyvips.Image, name: str) -> pyvips.Image:
+    """Three bands of 8 or 16 bits as stored (gray repeated, alpha dropped), as `decode_image`."""
+    if image.format not in ("uchar", "ushort"):
+        raise MediaError(f"{name}: unsupported sample type {image.format}")
+    if image.interpretation == "cmyk":
+        image = image.colourspace("srgb")
+    if image.bands < 3:
+        return image[0].bandjoin([image[0], image[0]])
+    return image.extract_band(0, n=3) if image.bands > 3 else image
+
+
+def _vips_reason(exc: pyvips.Error) -> str:
+    """The last line of what libvips said, short enough for a user's message."""
+    text = (exc.detail or exc.message or "").strip()
+    return text.splitlines()[-1][:200] if text else "unreadable"
+
 
 # EXIF orientation (TIFF tag 274) -> the turn and flip that shows the picture upright.
 _EXIF_ORIENTATION = {
@@ -493,6 +598,15 @@ _EXIF_ORIENTATION = {
     5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
     7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1),
 }
+
+
+def _exif_orientation(header: Image.Image) -> int:
+    """The EXIF orientation of an opened image, from its header. A PNG's comes only from an eXIf
+    chunk before the image data (where the PNG specification puts it): Pillow would decode the
+    whole image to look for one after it."""
+    if header.format == "PNG" and "exif" not in header.info:
+        return 1
+    return header.getexif().get(0x0112, 1)
 
 
 def decode_image(data: bytes, name: str, *, max_pixels: int = SEQUENCE_LIMITS["max_pixels"],
@@ -509,7 +623,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int = SEQUENCE_LIMITS["m
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as header:
                 width, height = header.size
-                orientation = header.getexif().get(0x0112, 1)
+                orientation = _exif_orientation(header)
     except Image.DecompressionBombError:
         raise MediaError(f"{name} is too large to decode (over {2 * Image.MAX_IMAGE_PIXELS} pixels)") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
@@ -578,7 +692,12 @@ def sniff(path: str | Path, *, max_pixels: int | None = None) -> str:
     """
     name = Path(path).name
     if is_zip(path):
-        ImageSequence(path, limits={"max_pixels": max_pixels} if max_pixels else None)
+        sequence = ImageSequence(path, limits={"max_pixels": max_pixels} if max_pixels else None)
+        # The first image decoded whole (by streaming, reduced: memory stays small), so an archive
+        # of files that merely claim to be images is turned away.
+        scale = min(1.0, 64 / max(sequence.info.width, sequence.info.height))
+        next(sequence.proxy_frames(max(1, round(sequence.info.width * scale)),
+                                   max(1, round(sequence.info.height * scale)), 0, 1))
         return "sequence"
     try:
         with av.open(str(path)) as container:

@@ -127,9 +127,11 @@ def ingest(footage: Footage, *, split: bool = False) -> Footage:
             progress = _Progress(footage, info.frame_count)
             detector = SceneDetector()
             count = 0
-            for count, frame in enumerate(source.frames(), start=1):
-                if frame.shape[:2] != (info.height, info.width):
-                    raise media.MediaError(f"frame {count - 1} changes size to {frame.shape[1]}x{frame.shape[0]}")
+            # Frames come reduced to the proxy size as they are decoded (a frame that changes size
+            # is refused by the source): memory does not follow the frame size. Cuts are found on
+            # the proxies; the detector compares thumbnails far smaller still.
+            reduced = source.proxy_frames(footage.proxy_width, footage.proxy_height)
+            for count, frame in enumerate(reduced, start=1):
                 detector.push(frames.write_proxy(footage, count - 1, frame))
                 progress(count)
             if count == 0:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import threading
 
 import cv2
 import numpy as np
 import pytest
+import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -33,8 +35,32 @@ def app():
     return URLRouter(websocket_urlpatterns)
 
 
+class Communicator(WebsocketCommunicator):
+    """A client socket of a test, remembered so that `hang_up` ends it."""
+
+    opened: list[WebsocketCommunicator] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        Communicator.opened.append(self)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def hang_up():
+    """Every socket a test opened is ended the way a browser's is (websocket.disconnect), those
+    the server closed too: their consumers would otherwise still be waiting on the channel layer
+    when the test's event loop closes, and cancelling all of them at once there (Redis receives
+    mid-command) could hang the teardown for good (pytest-timeout: an error, not a failure)."""
+    Communicator.opened = []
+    yield
+    for communicator in Communicator.opened:
+        if not communicator.future.done():
+            with contextlib.suppress(Exception):
+                await communicator.disconnect(timeout=10)
+
+
 async def connect(user, keyframe_id, expect_welcome=True):
-    communicator = WebsocketCommunicator(app(), f"/ws/keyframes/{keyframe_id}/")
+    communicator = Communicator(app(), f"/ws/keyframes/{keyframe_id}/")
     communicator.scope["user"] = user
     connected, code = await communicator.connect(timeout=10)
     if expect_welcome:
@@ -99,7 +125,7 @@ async def test_anonymous_and_outsiders_are_refused(keyframe, outsider):
     from channels.auth import AuthMiddlewareStack
 
     # Through the real session middleware, without a session: anonymous.
-    communicator = WebsocketCommunicator(AuthMiddlewareStack(app()), f"/ws/keyframes/{keyframe.pk}/")
+    communicator = Communicator(AuthMiddlewareStack(app()), f"/ws/keyframes/{keyframe.pk}/")
     connected, code = await communicator.connect(timeout=10)
     assert not connected and code == 4404
     _, connected, code = await connect(outsider, keyframe.pk, expect_welcome=False)
@@ -115,7 +141,7 @@ async def test_session_cookie_authenticates(client, keyframe, users):
 
     await database_sync_to_async(client.force_login)(users["reviewer"])
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    communicator = WebsocketCommunicator(application, f"/ws/keyframes/{keyframe.pk}/",
+    communicator = Communicator(application, f"/ws/keyframes/{keyframe.pk}/",
                                          headers=[(b"cookie", cookie.encode()), (b"origin", b"http://testserver")])
     connected, _ = await communicator.connect(timeout=10)
     assert connected
@@ -156,7 +182,7 @@ async def test_role_is_checked_on_every_edit(keyframe, users, background_jobs):
 async def open_sockets(user, keyframe):
     """The user's keyframe editor and project sockets, after the editor's opening messages."""
     editor, _, _ = await connect(user, keyframe.pk)
-    project = WebsocketCommunicator(app(), f"/ws/projects/{keyframe.shot.project_id}/")
+    project = Communicator(app(), f"/ws/projects/{keyframe.shot.project_id}/")
     project.scope["user"] = user
     assert (await project.connect(timeout=10))[0]
     await drain(editor, 0.5)
@@ -217,6 +243,35 @@ async def test_every_message_rechecks_the_account(keyframe, users):
     await project.send_json_to({"type": "ping"})
     assert [await close_code(editor), await close_code(project)] == [4403, 4403]
     assert await revision_count(keyframe) == 1
+
+
+async def test_a_message_costs_one_query_the_access_check(keyframe, users, monkeypatch):
+    """Each message re-reads the sender's access (one query) and nothing else for pings and
+    cursors. The check is not cached per socket: an account changed by an update that sends no
+    signal (above) would keep its access until the socket closed."""
+    from django.db.backends import utils
+
+    editor, _, _ = await connect(users["annotator"], keyframe.pk)
+    await drain(editor, 0.5)
+    sync_thread = await database_sync_to_async(threading.get_ident)()  # where consumers run their queries
+    queries = []
+    execute = utils.CursorWrapper._execute
+
+    def counting(self, sql, *args, **kwargs):
+        if threading.get_ident() == sync_thread:
+            queries.append(sql)
+        return execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(utils.CursorWrapper, "_execute", counting)
+    for number in range(3):
+        await editor.send_json_to({"type": "ping", "request": number})
+        assert (await receive_until(editor, "pong"))["request"] == number
+        await editor.send_json_to({"type": "cursor", "x": number, "y": 1, "tool": "point"})
+    await editor.send_json_to({"type": "ping", "request": "last"})  # the cursors were handled before it
+    await receive_until(editor, "pong", where=lambda m: m["request"] == "last")
+    monkeypatch.undo()
+    assert len(queries) == 7 and all("annotations_membership" in sql for sql in queries), queries
+    await editor.disconnect()
 
 
 async def test_role_change_closes_sockets_for_a_reconnect(keyframe, users):

@@ -1,8 +1,10 @@
 """Limits that only the real server (colorproj.server, daphne) can hold: a declared request body
-over the limit refused before it is sent, and websocket messages over 512 KiB answered `error`."""
+over the limit refused before it is sent, a chunked one refused once the bytes received pass the
+limit, and websocket messages over 512 KiB answered `error`."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 
 import pytest
@@ -34,6 +36,61 @@ def test_over_limit_content_length_is_refused_before_the_body(server, project):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413"), answer[:300]
     assert "over the limit" in json.loads(body)["detail"]
+
+
+SMALL_UPLOAD = 2**20  # the limited server's COLORPROJ_MAX_UPLOAD_BYTES
+
+
+@pytest.fixture
+def small_limit_server(tmp_path, media_root):
+    process = start_server({"COLORPROJ_MAX_UPLOAD_BYTES": str(SMALL_UPLOAD)}, tmp_path / "server.log")
+    yield process
+    stop(process)
+
+
+def _answer(connection: socket.socket) -> bytes:
+    """What the server sent until it closed the connection (a reset after the answer ends it too)."""
+    answer = b""
+    try:
+        while chunk := connection.recv(65536):
+            answer += chunk
+    except ConnectionResetError:
+        pass
+    return answer
+
+
+def test_chunked_body_over_the_limit_is_cut_off_as_it_arrives(small_limit_server, project):
+    """No Content-Length: the server counts the body as it comes and answers 413 once it passes
+    the limit (1 MiB + 64 KiB here), closing the connection. It was: the whole body (64 MiB here)
+    was received and spooled to disk before the application was called."""
+    total, piece = 64 * 2**20, 64 * 1024
+    chunk = b"%x\r\n%s\r\n" % (piece, b"x" * piece)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", small_limit_server.port), timeout=10) as connection:
+        connection.sendall(f"POST /api/projects/{project.pk}/footage/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: multipart/form-data; boundary=x\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n".encode())
+        try:
+            while sent < total and not select.select([connection], [], [], 0)[0]:  # until the server answers
+                connection.sendall(chunk)
+                sent += piece
+        except (BrokenPipeError, ConnectionResetError):  # the server closed the connection
+            pass
+            pass
+        # The server stopped taking the body at the limit: what the client got out is the limit
+        # and the sockets' buffers on the way, far from the whole body.
+        assert sent < total / 2, f"the server took {sent} bytes of a body over the limit of {SMALL_UPLOAD}"
+        answer = _answer(connection)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert "over the limit" in json.loads(body)["detail"]
+    # It goes on serving; a chunked body under the limit is taken.
+    with socket.create_connection(("127.0.0.1", small_limit_server.port), timeout=10) as connection:
+        connection.sendall(b"POST /api/projects/%d/footage/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                           b"Content-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"%s0\r\n\r\n" % (project.pk, chunk))
+        answer = _answer(connection)
+    assert answer.startswith(b"HTTP/1.1 ") and not answer.startswith(b"HTTP/1.1 413"), answer[:300]
 
 
 def test_large_socket_messages_are_answered_not_dropped(server, project, users, client):
