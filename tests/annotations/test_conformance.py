@@ -1,12 +1,18 @@
 """Broadcast conformance of sources: sound of any channel count and container, in sync to the
 sample whatever the streams' start offsets. Every input is made here with PyAV."""
+import zipfile
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
+from django.test import Client
+from django.urls import reverse
 
+from annotations import frames
 from annotations.footage.actions import ingest, upload_footage
+from annotations.models import Footage
 from annotations.render import deliverables
 from tests.conftest import image_zip
 
@@ -64,6 +70,12 @@ def deliver(project, users, upload, tmp_path, source):
         encoder.close()
         made[kind] = (tmp_path / f"out.{suffix}", encoder.notes)
     return shot, made
+
+
+def post_upload(client, project, path):
+    """The footage upload API's answer to the file at `path`."""
+    with open(path, "rb") as handle:
+        return client.post(reverse("api:project-footage", args=[project.pk]), {"file": handle}, format="multipart")
 
 
 def decoded(path, index=0) -> np.ndarray:
@@ -184,10 +196,6 @@ def test_7_1_pcm_in_a_custom_channel_order_is_ingested_and_delivered(project, us
 
 def test_a_frame_rate_the_timecode_cannot_count_is_refused_at_upload(project, users, client_for, tmp_path):
     """10 frames at 1/3600 fps were accepted; every page of the project then answered 500."""
-    from django.urls import reverse
-
-    from annotations.models import Footage
-
     path = tmp_path / "slow.mov"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(1, 3600))
@@ -197,9 +205,7 @@ def test_a_frame_rate_the_timecode_cannot_count_is_refused_at_upload(project, us
             frame.pts = index
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    with open(path, "rb") as handle:
-        answer = client_for(users["producer"]).post(reverse("api:project-footage", args=[project.pk]),
-                                                    {"file": handle}, format="multipart")
+    answer = post_upload(client_for(users["producer"]), project, path)
     assert answer.status_code == 400
     assert "frame rate is 0.000277778 fps; footage from 1 to 300 fps" in answer.json()["detail"]
     assert not Footage.objects.exists()
@@ -208,18 +214,12 @@ def test_a_frame_rate_the_timecode_cannot_count_is_refused_at_upload(project, us
 @pytest.mark.parametrize("kind", ["video", "sequence"])
 def test_frames_too_small_for_the_engines_are_refused_at_upload(project, users, client_for, tmp_path, kind):
     """A 40x12 source was accepted; its render then failed in the optical flow."""
-    from django.urls import reverse
-
-    from annotations.models import Footage
-
     image = np.full((12, 40, 3), 90, np.uint8)
     if kind == "video":
         path = encode_frames(tmp_path / "thin.mp4", [image] * 4)
     else:
         path = image_zip(tmp_path / "thin.zip", [image] * 4, "png")
-    with open(path, "rb") as handle:
-        answer = client_for(users["producer"]).post(reverse("api:project-footage", args=[project.pk]),
-                                                    {"file": handle}, format="multipart")
+    answer = post_upload(client_for(users["producer"]), project, path)
     assert answer.status_code == 400
     assert "frames of 40x12 are too small; the engines need at least 16 pixels on each side" in answer.json()["detail"]
     assert not Footage.objects.exists()
@@ -263,11 +263,6 @@ def encode_frames(path, images, *, rate=RATE, pts=None, rotation=None):
 def test_the_display_rotation_is_applied_at_ingest(project, users, upload, client_for, tmp_path):
     """Stored 64x48 with a bright top-left corner, shown turned 90 degrees counterclockwise:
     48x64 with the corner at the bottom left, in proxies, frames and the API's facts."""
-    from django.test import Client
-    from django.urls import reverse
-
-    from annotations import frames
-
     image = np.full((48, 64, 3), 30, np.uint8)
     image[:8, :8] = 230
     clip = encode_frames(tmp_path / "portrait.mp4", [image] * 6, rotation=90)
@@ -303,34 +298,21 @@ def test_an_odd_size_is_delivered_padded_and_as_png_exactly(project, users, uplo
 
 def test_a_variable_frame_rate_is_refused_naming_the_fact(project, users, client_for, tmp_path):
     """24 frames at 1/24 s, then 24 at 1/8 s: delivered by index it drifted 0.9 s from its sound."""
-    from django.urls import reverse
-
     pts = list(range(24)) + [24 + 3 * i for i in range(24)]
     clip = encode_frames(tmp_path / "vfr.mov", [np.full((48, 64, 3), 8 * (i % 30), np.uint8) for i in range(48)],
                          pts=pts)
-    with open(clip, "rb") as handle:
-        answer = client_for(users["producer"]).post(reverse("api:project-footage", args=[project.pk]),
-                                                    {"file": handle}, format="multipart")
-    from annotations.models import Footage
-
+    answer = post_upload(client_for(users["producer"]), project, clip)
     detail = answer.json()["detail"] if answer.status_code == 400 else Footage.objects.get().error
     assert "variable frame rate: frames last from 41.7 to 125.0 ms" in detail
 
 
 def test_a_gap_in_an_image_sequence_is_refused_with_the_missing_numbers(project, users, client_for, tmp_path):
-    import zipfile
-
-    import cv2
-    from django.urls import reverse
-
     path = tmp_path / "scan.zip"
     with zipfile.ZipFile(path, "w") as archive:
         for number in (1, 2, 3, 4, 6, 7, 8, 9, 10):
             ok, data = cv2.imencode(".png", np.full((48, 64, 3), 10 * number, np.uint8))
             archive.writestr(f"scan/frame_{number:04d}.png", data.tobytes())
-    with open(path, "rb") as handle:
-        answer = client_for(users["producer"]).post(reverse("api:project-footage", args=[project.pk]),
-                                                    {"file": handle}, format="multipart")
+    answer = post_upload(client_for(users["producer"]), project, path)
     assert answer.status_code == 400
     assert "skips frame numbers 5;" in answer.json()["detail"]
 
