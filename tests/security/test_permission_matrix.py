@@ -394,17 +394,18 @@ keyframe  history   -       -         history   history  history  history -
 keyframe  suggest   -       -         ok        ok       ok       ok      -
 keyframe  preview   -       -         ok        ok       ok       ok      -
 keyframe  region_preview -  -         ok        ok       ok       ok      -
+keyframe  carry     -       -         ok        error    error    ok      -
 keyframe  cursor    -       -         ok        error    error    ok      -
 keyframe  ping      -       -         pong      pong     pong     pong    -
 """
 # "closed": the handshake is refused (4403 / 4404, the same for "no such object"); "ok": no error
-# comes back (suggestions and previews arrive later from workers; cursors go to the others).
+# comes back (suggestions, previews and carried points arrive later from workers; cursors go to the others).
 WS_ROUTES = {"ws/projects/<int:project_id>/": "project", "ws/keyframes/<int:keyframe_id>/": "keyframe"}
 WS_MESSAGES = {
     "edit": {"ops": [{"op": "add_point", "point": {"x": 4, "y": 4, "color": "#445566"}}]},
     "revert": {"revision": 1},
     "history": {}, "suggest": {"x": 3, "y": 3}, "preview": {}, "cursor": {"x": 3, "y": 3}, "ping": {},
-    "region_preview": {"x": 0, "y": 0, "width": 8, "height": 8},
+    "region_preview": {"x": 0, "y": 0, "width": 8, "height": 8}, "carry": {},
 }
 
 
