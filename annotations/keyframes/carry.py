@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 
-import cv2
 import numpy as np
 from channels.layers import get_channel_layer
 
 from annotations import events, frames
 from annotations.models import Keyframe
 from colorproj.jobs import enqueue
-from inference.color import to_uint8
-from inference.propagation.track import TRACK_LONG_SIDE, track_points
+from inference.propagation.track import track_points
 
 log = logging.getLogger("annotations.studio")
 MIN_CONFIDENCE = 0.5  # a carried point less sure than this is not proposed
@@ -37,23 +35,18 @@ def source_keyframe(keyframe: Keyframe) -> Keyframe | None:
 
 def carried_points(keyframe: Keyframe) -> dict:
     """{"from_frame": int | None, "points": [point dict of the hints schema + "confidence"],
-    "dropped": how many were not sure enough}. Reads the shot's frames between the two keyframes."""
+    "dropped": how many were not sure enough}. Reads the shot's proxies between the two keyframes."""
     source = source_keyframe(keyframe)
     if source is None:
         return {"from_frame": None, "points": [], "dropped": 0}
     shot = keyframe.shot
-    lo, hi = sorted((source.frame, keyframe.frame))
-    work = []
-    for luma in frames.iter_shot_luma(shot, lo, hi + 1):  # shrunk as they come: a long gap stays small
-        scale = min(1.0, TRACK_LONG_SIDE / max(luma.shape))
-        size = (max(1, round(luma.shape[1] * scale)), max(1, round(luma.shape[0] * scale)))
-        work.append(to_uint8(cv2.resize(luma, size, interpolation=cv2.INTER_AREA) if scale < 1 else luma))
-    if source.frame > keyframe.frame:
-        work.reverse()
+    step = 1 if keyframe.frame > source.frame else -1
+    # Followed on the proxies, streamed one by one from the source keyframe's frame to this one.
+    proxies = (frames.read_proxy(shot, index) for index in range(source.frame, keyframe.frame + step, step))
     points = source.hints["points"]
-    factor = np.array([work[0].shape[1] / shot.width, work[0].shape[0] / shot.height], np.float32)
+    factor = np.array([shot.footage.proxy_width / shot.width, shot.footage.proxy_height / shot.height], np.float32)
     xy = np.array([[p["x"], p["y"]] for p in points], np.float32)
-    ends, confidence = track_points(work, (xy + 0.5) * factor - 0.5)
+    ends, confidence = track_points(proxies, (xy + 0.5) * factor - 0.5)
     ends = (ends + 0.5) / factor - 0.5
     proposals = []
     for point, (x, y), sure in zip(points, ends, confidence):
