@@ -111,3 +111,7 @@ def test_render_page_says_attention_with_the_flagged_frames():
                              "limits": {"crossing_max": 0.006, "blocks_max": 0.0005, "strength_min": 0.7}}}
     html = render_to_string("review/_qc.html", {"r": {"qc": report}})
     assert "attention" in html and "frames 3, 4" in html and ">passed<" not in html
+    assert "Propagation confidence" not in html  # a render from before confidence was kept
+    report["confidence"] = {"mean": 0.62, "least_sure": [5, 6, 4]}
+    html = render_to_string("review/_qc.html", {"r": {"qc": report}})
+    assert "mean 0.62; least sure: frames 5, 6, 4" in html

@@ -57,6 +57,7 @@ def test_producer_sees_the_render_and_its_quality_checks(login, shot, users, scr
     page.goto(f"/review/shots/{shot.pk}/")
     box = page.locator(f"[data-render='{render.pk}']")
     assert "Done" in box.inner_text() and "Luma vs source" in box.inner_text()
+    assert "Propagation confidence" in box.inner_text() and box.locator("img[alt='propagation confidence maps']").count() == 1
     page.wait_for_function(f"() => [...document.querySelectorAll('[data-render=\"{render.pk}\"] img')]"
                            ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
     assert page.locator("#render-form").count() == 1  # every keyframe approved: a new render may start
