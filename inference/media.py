@@ -490,16 +490,7 @@ class ImageSequence(Source):
             if self._codec is None:
                 raise MediaError(f"{member!r} is not a PNG, TIFF or JPEG image")
             stream.seek(0)
-            try:  # the header alone tells the size: refuse pixel bombs before decoding
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    with Image.open(stream) as header:
-                        width, height = header.size
-                        orientation = _exif_orientation(header)
-            except Image.DecompressionBombError:
-                raise MediaError(f"{member!r} is too large") from None
-            except (UnidentifiedImageError, OSError, ValueError) as exc:
-                raise MediaError(f"{member!r} could not be decoded") from exc
+            width, height, orientation = _image_header(stream, repr(member))
         if width * height > self.limits["max_pixels"]:
             raise MediaError(f"{member!r}: frames of {width}x{height} are over the limit of "
                              f"{self.limits['max_pixels']} pixels")
@@ -609,6 +600,20 @@ def _exif_orientation(header: Image.Image) -> int:
     return header.getexif().get(0x0112, 1)
 
 
+def _image_header(stream, name: str) -> tuple[int, int, int]:
+    """(width, height, EXIF orientation) of an image from its header alone, so that pixel bombs are
+    refused before anything is decoded. MediaError, starting with `name`, for an unreadable header."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(stream) as header:
+                return header.size[0], header.size[1], _exif_orientation(header)
+    except Image.DecompressionBombError:
+        raise MediaError(f"{name} is too large to decode (over {2 * Image.MAX_IMAGE_PIXELS} pixels)") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise MediaError(f"{name} could not be decoded (not a readable image)") from exc
+
+
 def decode_image(data: bytes, name: str, *, max_pixels: int = SEQUENCE_LIMITS["max_pixels"],
                  color: bool = False) -> np.ndarray:
     """A PNG, TIFF or JPEG image, upright: its EXIF orientation applied (every reader of the
@@ -618,16 +623,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int = SEQUENCE_LIMITS["m
     unless `color` (then gray is repeated into RGB). MediaError (the message starts with `name`)
     for an unreadable image or one over `max_pixels`, refused from its header, before decoding.
     """
-    try:  # the header alone tells the size: refuse pixel bombs before decoding
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as header:
-                width, height = header.size
-                orientation = _exif_orientation(header)
-    except Image.DecompressionBombError:
-        raise MediaError(f"{name} is too large to decode (over {2 * Image.MAX_IMAGE_PIXELS} pixels)") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise MediaError(f"{name} could not be decoded (not a readable image)") from exc
+    width, height, orientation = _image_header(io.BytesIO(data), name)
     if width * height > max_pixels:
         raise MediaError(f"{name}: frames of {width}x{height} are over the limit of {max_pixels} pixels")
     # IMREAD_UNCHANGED ignores EXIF orientation (IMREAD_COLOR would apply it): applied below, for all.

@@ -354,8 +354,9 @@ def build(render, progress=None) -> tuple[str, dict, list[dict]]:
                 digest.update(np.ascontiguousarray(master).tobytes())
                 luma = next(source)
                 checks.add(master, luma)
-                if default_storage.exists(pipeline.confidence_name(render, index)):
-                    checks.add_confidence(index, frames.read_png(pipeline.confidence_name(render, index)))
+                confidence = pipeline.confidence_name(render, index)
+                if default_storage.exists(confidence):  # renders whose stretches kept none have none
+                    checks.add_confidence(index, frames.read_png(confidence))
                 sheet.add(index, master, luma)
                 for encoder in encoders.values():
                     encoder.write(master)

@@ -20,6 +20,8 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from inference.color import to_uint8
+
 from .flow import MotionEstimator, consistency, warp
 
 STEP_LONG_SIDE = 160  # pixels: enough to follow motion, quick for a whole shot
@@ -37,7 +39,7 @@ def carry_steps(frames: Iterable[np.ndarray]) -> np.ndarray:
     for frame in frames:
         frame = np.ascontiguousarray(frame)
         if frame.dtype != np.uint8:
-            frame = np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            frame = to_uint8(frame)
         scale = min(1.0, STEP_LONG_SIDE / max(frame.shape[:2]))
         if scale < 1:
             frame = cv2.resize(frame, (max(16, round(frame.shape[1] * scale)), max(16, round(frame.shape[0] * scale))),

@@ -14,7 +14,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from inference.color import working_size
+from inference.color import to_uint8, working_size
 from inference.media import MIN_FRAME_SIDE
 
 from .flow import MotionEstimator, consistency
@@ -70,9 +70,7 @@ def track_points(frames: Iterable[np.ndarray], xy: np.ndarray, long_side: int = 
 
 def _small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """8-bit luma at the working size (DIS takes 8-bit images)."""
-    if frame.dtype != np.uint8:
-        frame = np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(frame if frame.dtype == np.uint8 else to_uint8(frame), size, interpolation=cv2.INTER_AREA)
 
 
 def _sample(field: np.ndarray, at: np.ndarray) -> np.ndarray:
