@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from inference import color
+from inference.keyframe.regress import Points
 from inference.media import probe, read_frames
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,12 @@ def point_hints(ab: np.ndarray, ys, xs, sides):
     return hint, mask
 
 
+def hint_points(hint: np.ndarray, ys, xs) -> Points:
+    """The color points of simulated patches: their centres and the a/b the hint planes hold there."""
+    ys, xs = np.asarray(ys, int), np.asarray(xs, int)
+    return Points(np.stack([xs, ys], -1).astype(np.float32).reshape(-1, 2), hint[ys, xs].reshape(-1, 2))
+
+
 def hint_count(rng: np.random.Generator) -> int:
     """Mostly geometric (p = 1/8) as in the literature, with a log-uniform tail to 200."""
     u = rng.random()
@@ -142,7 +149,8 @@ def simulated_strokes(rng: np.random.Generator, ab: np.ndarray, max_strokes: int
 
 
 def training_sample(rng: np.random.Generator, rgb: np.ndarray):
-    """uint8 RGB -> (luma HxW, ab HxWx2, hint ab HxWx2, mask HxW, boundary HxW), all float32."""
+    """uint8 RGB -> (luma HxW, ab HxWx2, hint ab HxWx2, mask HxW, boundary HxW) float32, and
+    the hints as color points (`Points`)."""
     h, w = rgb.shape[:2]
     rgb = np.ascontiguousarray(rgb)
     ab = color.rgb_to_lab(rgb)[..., 1:]
@@ -150,7 +158,7 @@ def training_sample(rng: np.random.Generator, rgb: np.ndarray):
     ys, xs, sides = sample_points(rng, h, w, hint_count(rng))
     hint, mask = point_hints(ab, ys, xs, sides)
     boundary = simulated_strokes(rng, ab) if rng.random() < 0.35 else np.zeros((h, w), np.float32)
-    return luma, ab, hint, mask, boundary
+    return (luma, ab, hint, mask, boundary), hint_points(hint, ys, xs)
 
 
 def eval_hints(rng: np.random.Generator, ab: np.ndarray, n: int):

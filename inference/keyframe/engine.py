@@ -39,7 +39,7 @@ from inference.hints import Hints
 from inference.keyframe import raster
 from inference.keyframe.bins import ab_bins
 from inference.keyframe.model import KeyframeNet
-from inference.keyframe.regress import Points, regress
+from inference.keyframe.regress import Points, regress, starting_answer, stroke_regions
 from inference.solve import Affinity
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "keyframe.pt"
@@ -152,9 +152,16 @@ class KeyframeColorizer:
         h, w = luma.shape
         if not (0 <= x <= w - 1 and 0 <= y <= h - 1):
             raise ValueError(f"({x:g}, {y:g}) is outside the {w}x{h} image")
-        inputs = self._tensors(self._net_planes(luma, hints or Hints(), min(long_side, NET_SIDE)))
+        hints = hints or Hints()
+        planes = self._net_planes(luma, hints, min(long_side, NET_SIDE))
+        inputs = self._tensors(planes)
         with self._lock, torch.no_grad():
-            _, _, logits = self.model(*inputs, with_logits=True, feats=self._backbone(inputs[0]))
+            feats = self._backbone(inputs[0])
+        start = None
+        if self.meta.get("start") == "regression":
+            points = self._points(hints, luma.shape, planes[0].shape)
+            start = self._start(*regress(feats, planes[0], points, stroke_regions(planes[3])))
+        _, _, logits = self._network(inputs, feats, start)
         return self._likely_colors(logits, luma, x, y, k)
 
     @staticmethod
@@ -201,22 +208,21 @@ class KeyframeColorizer:
         inputs = self._tensors(planes)
         with self._lock, torch.no_grad():
             feats = self._backbone(inputs[0])
-        net, entropy, logits = self._network(inputs, feats)
-        regions = None
-        if boundary_n.any():
-            _, regions = cv2.connectedComponents((boundary_n == 0).astype(np.uint8), connectivity=4)
+        regions = stroke_regions(boundary_n)
+        points = self._points(hints, luma.shape, luma_n.shape)
+        reg, density = regress(feats, luma_n, points, regions)
+        net, entropy, logits = self._network(inputs, feats, self._start(reg, density))
+        if regions is not None and mask_n.any():
             # A region that strokes close off and that holds no point of its own is colored as
             # if the points beyond its strokes did not exist: a point never crosses a stroke.
             orphan = (regions > 0) & ~np.isin(regions, np.unique(regions[mask_n > 0]))
-            if orphan.any() and mask_n.any():
+            if orphan.any():
                 free = (inputs[0], torch.zeros_like(inputs[1]), torch.zeros_like(inputs[2]), inputs[3])
-                free_net, free_entropy, _ = self._network(free, feats)
+                free_net, free_entropy, _ = self._network(free, feats, self._start(0 * reg, 0 * density))
                 net = np.where(orphan[..., None], free_net, net)
                 entropy = np.where(orphan, free_entropy, entropy)
-        points = self._points(hints, luma.shape, luma_n.shape)
         if not len(points):
             return net, (self._guidance(uncertainty(entropy), points, logits, luma) if guidance else None)
-        reg, density = regress(feats, luma_n, points, regions)
         trust = confidence(density, entropy)
         target = trust[..., None] * reg + (1 - trust[..., None]) * net
         ab = self._affinity(luma_n, boundary_n).solve(target, np.ones_like(luma_n), hint_n, mask_n, lam=PULL,
@@ -225,6 +231,11 @@ class KeyframeColorizer:
             return ab, None
         disagreement = np.minimum(np.linalg.norm(reg - net, axis=-1) / DISAGREEMENT_SCALE, 1.0)
         return ab, self._guidance(uncertainty(entropy, trust, disagreement), points, logits, luma)
+
+    def _start(self, reg: np.ndarray, density: np.ndarray):
+        """The network's starting answer: the points' regression for a network trained on it
+        (meta "start": "regression"), else None (its own pyramid propagation of the hints)."""
+        return starting_answer(reg, density) if self.meta.get("start") == "regression" else None
 
     def _guidance(self, unsure: np.ndarray, points: Points, logits: torch.Tensor, luma: np.ndarray) -> Guidance:
         """Guidance from the uncertainty HxW at the network's size (points at that size too)."""
@@ -250,11 +261,13 @@ class KeyframeColorizer:
               round(float(np.clip((y + 0.5) * src_h / h - 0.5, 0, src_h - 1)), 1))
         return Guidance(heat, at, self._likely_colors(logits, luma, *at, k=5))
 
-    def _network(self, inputs, feats):
+    def _network(self, inputs, feats, start=None):
         """(a/b HxWx2, normalized entropy HxW of the a/b-bin distribution) at the inputs' size,
         and the bin logits (1, bins, H/4, W/4)."""
+        if start is not None:
+            start = tuple(t.to(self.device) for t in start)
         with self._lock, torch.no_grad():
-            ab, _, logits = self.model(*inputs, with_logits=True, feats=feats)
+            ab, _, logits = self.model(*inputs, with_logits=True, feats=feats, start=start)
             log_p = torch.log_softmax(logits.float(), 1)
             entropy = -(log_p.exp() * log_p).sum(1, keepdim=True) / np.log(logits.shape[1])
             entropy = torch.nn.functional.interpolate(entropy, size=ab.shape[-2:], mode="bilinear", align_corners=False)

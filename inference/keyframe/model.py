@@ -88,14 +88,19 @@ class KeyframeNet(nn.Module):
         """Trained parameters only; the frozen backbone ships with its own package."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
 
-    def forward(self, luma, hint_ab, mask, boundary, with_logits: bool = False, feats=None):
+    def forward(self, luma, hint_ab, mask, boundary, with_logits: bool = False, feats=None, start=None):
         """luma, mask, boundary (B,1,H,W) in [0,1]; hint_ab (B,2,H,W) in Lab units; H, W multiples of 32.
 
-        Returns a/b (B,2,H,W) in Lab units, the propagated a/b, and the bin logits at
+        start: the starting answer the network corrects, (a/b (B,2,H,W) in Lab units, support
+        (B,1,H,W) in [0,1]); without it, the edge-aware pyramid propagation of the hints.
+        Returns a/b (B,2,H,W) in Lab units, the starting a/b, and the bin logits at
         stride 4 (or None). `feats` are precomputed backbone features (training).
         """
         hint_n = hint_ab / AB_SCALE
-        prop, support = propagate(luma, hint_n, mask, boundary)
+        if start is None:
+            prop, support = propagate(luma, hint_n, mask, boundary)
+        else:
+            prop, support = start[0] / AB_SCALE, start[1]
         x_in = torch.cat([luma, hint_n, mask, boundary, prop, support], 1)
         if feats is None:
             feats = self.backbone(luma)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 TEMPERATURE = 0.1
 SIGMA_POSITION = 0.25  # fraction of the long side
 SIGMA_LUMA = 0.1
+SUPPORT_HALF = 1e-4  # the points' density at which the network's support input is 0.5
 
 
 @dataclass
@@ -84,3 +85,21 @@ def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None 
     density = torch.where(finite, total * torch.exp(top), 0.0)
     ab = torch.where(finite[..., None], ab, 0.0)
     return ab.numpy().astype(np.float32), density.numpy().astype(np.float32)
+
+
+def starting_answer(ab: np.ndarray, density: np.ndarray):
+    """The network's starting answer from the points' regression (`regress`'s a/b HxWx2 and
+    density HxW), as tensors: (a/b (1,2,H,W) float32 in Lab units, support (1,1,H,W) in [0, 1],
+    density / (density + SUPPORT_HALF)). Both are 0 where no point reaches.
+    """
+    support = density / (density + SUPPORT_HALF)
+    return (torch.from_numpy(ab).permute(2, 0, 1)[None].contiguous(),
+            torch.from_numpy(support.astype(np.float32))[None, None])
+
+
+def stroke_regions(boundary: np.ndarray) -> np.ndarray | None:
+    """HxW int labels of the areas that the boundary strokes (HxW, nonzero on a stroke) close
+    off, 4-connected; None without strokes."""
+    if not boundary.any():
+        return None
+    return cv2.connectedComponents((boundary == 0).astype(np.uint8), connectivity=4)[1]

@@ -21,11 +21,15 @@ from inference import color
 from inference.metrics import psnr, sha256_file
 from inference.keyframe import data
 from inference.keyframe.bins import ab_bins, rebalance_weights, soft_encode
+from inference.keyframe.engine import KeyframeColorizer
+from inference.keyframe.evaluate import simulated_hints
 from inference.keyframe.model import BACKBONE_TAPS, KeyframeNet
+from inference.keyframe.regress import regress, starting_answer, stroke_regions
 
 log = logging.getLogger("keyframe.train")
 STRIDES = (8, 16, 32)
 VAL_HINTS = (1, 10, 100)
+START = "regression"  # the starting answer the network learns to correct (engine.KeyframeColorizer)
 
 
 def backbone_features(model: KeyframeNet, images: np.ndarray, path: Path, batch: int = 16):
@@ -62,22 +66,30 @@ def color_prior(images: np.ndarray, count: int = 400) -> np.ndarray:
 
 
 def make_batch(rng, images, feats, indices, crop):
+    """A batch of aligned random crops with fresh simulated hints, their cropped backbone
+    features and the engine's starting answer (the points regressed in feature space)."""
     side = images.shape[1]
-    planes, feat_batches = [], [[] for _ in feats]
+    planes, feat_batches, starts = [], [[] for _ in feats], []
     for i in indices:
         y, x = (rng.integers(0, (side - crop) // 32 + 1, 2) * 32).tolist()
-        planes.append(data.training_sample(rng, images[i, y : y + crop, x : x + crop]))
-        for out, f, s in zip(feat_batches, feats, STRIDES):
-            out.append(np.asarray(f[i, :, y // s : (y + crop) // s, x // s : (x + crop) // s], np.float32))
+        sample, points = data.training_sample(rng, images[i, y : y + crop, x : x + crop])
+        planes.append(sample)
+        crops = [torch.from_numpy(np.asarray(f[i, :, y // s : (y + crop) // s, x // s : (x + crop) // s], np.float32))
+                 for f, s in zip(feats, STRIDES)]
+        for out, f in zip(feat_batches, crops):
+            out.append(f)
+        luma, boundary = sample[0], sample[4]
+        starts.append(starting_answer(*regress([f[None] for f in crops], luma, points, stroke_regions(boundary))))
     luma, ab, hint, mask, boundary = (np.stack(p) for p in zip(*planes))
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
+    start = tuple(torch.cat(s) for s in zip(*starts))
     return (t(luma)[:, None], t(ab).permute(0, 3, 1, 2), t(hint).permute(0, 3, 1, 2), t(mask)[:, None],
-            t(boundary)[:, None], [t(np.stack(f)) for f in feat_batches])
+            t(boundary)[:, None], [torch.stack(f) for f in feat_batches], start)
 
 
 def losses(model, batch, class_weights):
-    luma, ab, hint, mask, boundary, feats = batch
-    pred, _, logits = model(luma, hint, mask, boundary, with_logits=True, feats=feats)
+    luma, ab, hint, mask, boundary, feats, start = batch
+    pred, _, logits = model(luma, hint, mask, boundary, with_logits=True, feats=feats, start=start)
     reg = F.smooth_l1_loss(pred, ab, beta=5.0)
     target = soft_encode(F.avg_pool2d(ab, 4))
     pixel_w = class_weights[target.argmax(1)]
@@ -86,27 +98,25 @@ def losses(model, batch, class_weights):
 
 
 @torch.no_grad()
-def validate(model, images, out_png: Path | None = None, count: int = 48):
-    """PSNR of the network and of the propagation alone at 1, 10, 100 eval-protocol hints."""
+def validate(model, images, out_png: Path | None = None, count: int = 24):
+    """PSNR of the whole engine with this network and with the shipped one, at 1, 10 and 100
+    points of the evaluation protocol (`evaluate.simulated_hints`)."""
     model.eval()
+    engines = (KeyframeColorizer(model, meta={"start": START}), KeyframeColorizer.load())
     scores = {n: [[], []] for n in VAL_HINTS}
     rows = []
     for k in range(min(count, len(images))):
         rgb = np.asarray(images[k])
-        luma = color.to_luma(rgb)
-        ab = color.rgb_to_lab(rgb)[..., 1:]
+        gray = color.to_uint8(color.to_luma(rgb))
         for n in VAL_HINTS:
-            hint, mask = data.eval_hints(np.random.default_rng(1000 * k + n), ab, n)
-            t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None]
-            pred, prop, _ = model(t(luma)[:, None], t(hint).permute(0, 3, 1, 2), t(mask)[:, None],
-                                  torch.zeros(1, 1, *luma.shape))
-            outs = [color.to_uint8(color.compose_lab(luma, p[0].permute(1, 2, 0).numpy())) for p in (pred, prop)]
+            hints = simulated_hints(np.random.default_rng([k, n]), rgb, n)
+            outs = [e.colorize(gray, hints, long_side=rgb.shape[0]) for e in engines]
             for s, o in zip(scores[n], outs):
                 s.append(psnr(o, rgb))
             if k < 6 and n == 10:
-                gray = np.repeat(color.to_uint8(luma)[..., None], 3, 2)
-                shown = gray.copy()
-                shown[mask > 0] = color.to_uint8(color.compose_lab(luma, hint))[mask > 0]
+                shown = np.repeat(gray[..., None], 3, 2)
+                for p in hints.points:
+                    cv2.circle(shown, (round(p.x), round(p.y)), 3, tuple(int(v) for v in p.color), -1)
                 rows.append(np.concatenate([shown, outs[1], outs[0], rgb], 1))
     model.train()
     if out_png is not None and rows:
@@ -130,8 +140,8 @@ def plot_curve(history: list[dict], path: Path):
     a.set_xlabel("step"), a.set_title("training loss")
     val = [h for h in history if "val" in h]
     for n in VAL_HINTS:
-        b.plot([h["step"] for h in val], [h["val"][str(n)][0] for h in val], marker="o", label=f"network, {n} hints")
-        b.plot([h["step"] for h in val], [h["val"][str(n)][1] for h in val], ls="--", label=f"propagation, {n} hints")
+        b.plot([h["step"] for h in val], [h["val"][str(n)][0] for h in val], marker="o", label=f"engine, {n} points")
+        b.plot([h["step"] for h in val], [h["val"][str(n)][1] for h in val], ls="--", label=f"shipped, {n} points")
     b.set_xlabel("step"), b.set_ylabel("PSNR (dB)"), b.set_title("validation"), b.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -175,11 +185,10 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
         step, history = ckpt["step"], ckpt["history"]
         log.info("resumed at step %d", step)
     elif init is not None:
-        # A fresh machine has no checkpoint: continue from shipped weights (new optimizer state).
+        # Start from other weights (new optimizer state, the schedule from its start).
         blob = torch.load(init, map_location="cpu", weights_only=True)
         model.load_state_dict({k: v.float() for k, v in blob["state"].items()}, strict=False)
-        step = int(blob.get("meta", {}).get("step", 0))
-        log.info("initialized from %s (step %d)", init, step)
+        log.info("initialized from %s (trained %s steps)", init, blob.get("meta", {}).get("step", "?"))
     model.to(device).train()
     class_weights = class_weights.to(device)
     log.info("training: %d images (%d validation), %d trainable parameters, batch %d, crop %d, to step %d",
@@ -192,12 +201,12 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
     def checkpoint():
         val = validate(model, val_images, run_dir / f"val-step{step:05d}.png")
         history.append({"step": step, "val": {str(n): v for n, v in val.items()}})
-        log.info("step %d validation PSNR (network / propagation): %s", step,
+        log.info("step %d validation PSNR (engine / shipped engine): %s", step,
                  "  ".join(f"{n} hints {c:.2f}/{p:.2f}" for n, (c, p) in val.items()))
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "history": history},
                    ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
-        meta = {"step": step, "batch": batch, "crop": crop, "train_images": len(train_images),
+        meta = {"step": step, "start": START, "batch": batch, "crop": crop, "train_images": len(train_images),
                 "val_images": len(val_images), "validation": history[-1]["val"], "device": device}
         export(model, weights, meta)
         plot_curve(history, run_dir / "loss.png")
