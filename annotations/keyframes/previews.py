@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import os
 import threading
 import time
 
@@ -34,22 +33,11 @@ from inference.hints import HintError
 log = logging.getLogger("annotations.studio")
 
 JPEG_QUALITY = 85
-PREVIEW_TORCH_THREADS = int(os.environ.get("COLORPROJ_PREVIEW_TORCH_THREADS", "1"))
-
-_threads_set = False
 
 
 def engine():
     """The keyframe engine of this process: the one render jobs and review pages use too, so a
     process holds a single copy of the network."""
-    global _threads_set
-    if not _threads_set:
-        import torch  # only preview workers load torch (see annotations.engines)
-
-        # Previews run side by side on the preview queue: one intra-op thread each beats
-        # several contending for the cores (measured ~100 ms vs ~900 ms for 512 px on 2 busy cores).
-        torch.set_num_threads(PREVIEW_TORCH_THREADS)
-        _threads_set = True
     try:
         return engines.keyframe_engine("cnn")
     except FileNotFoundError as exc:
