@@ -90,9 +90,9 @@ def encode_with_audio(path, frame_count: int = CLIP_FRAMES, timecode: str = CLIP
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=rate)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        # One encoder thread: multi-threaded x264 gives different bytes run to run, and a render
-        # test must see the same source frames every time.
-        video.options = {"crf": "18", "threads": "1"}
+        # Lossless: x264's lossy decisions here vary from run to run (even on one thread), and a
+        # render test must see the same source frames every time.
+        video.options = {"qp": "0", "threads": "1"}
         video.metadata["timecode"] = timecode
         audio = container.add_stream(audio_codec, rate=48000)
         audio.layout = "mono"

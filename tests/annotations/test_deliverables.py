@@ -60,11 +60,12 @@ def test_end_to_end_render_and_deliverables(project, users, outsider, client_for
     render = wait_render(Render.objects.get(pk=answer.json()["id"]), worker=background_jobs.worker)
     detail = producer.get(url("render-detail", render.pk)).json()
     assert detail["status"] == "done", detail["error"]
-    # The render keeps the source's luma exactly and carries the checks' verdict. Whether the checks
-    # pass depends on the propagated chroma, which varies a little from run to run when a Celery
-    # worker's threads compute stretches side by side; the verdict logic is tested in test_render_qc.
+    # The render keeps the source's luma exactly and its chroma does not flicker. (The appearance
+    # check flags this synthetic reel's frames, whose color crosses its flat ramp: the verdict is
+    # "attention"; the appearance logic is tested in test_render_qc.)
     assert detail["progress"] == 1.0 and detail["qc"]["luma"]["pass"], detail["qc"]["luma"]
-    assert detail["qc"]["verdict"] in ("passed", "attention", "failed") and detail["qc"]["flicker"]["per_frame"]
+    assert detail["qc"]["flicker"]["pass"] and len(detail["qc"]["flicker"]["per_frame"]) == CLIP_FRAMES - 1
+    assert detail["qc"]["verdict"] == "attention"
     assert [(s["start"], s["end"], s["status"]) for s in detail["stretches"]] == [
         (0, 1, "done"), (1, 8, "done"), (8, CLIP_FRAMES, "done")]
     deliverables = {d["kind"]: d for d in detail["deliverables"]}
