@@ -2,11 +2,13 @@
 boundary strokes, suggested colors, and the classical method."""
 import numpy as np
 import pytest
+import torch
 
 from inference import color
 from inference.hints import parse_hints
-from inference.keyframe import KeyframeColorizer
+from inference.keyframe import KeyframeColorizer, train
 from inference.keyframe.raster import hint_ab
+from inference.keyframe.regress import Points, regress, starting_answer
 from inference.levin import colorize_ab
 
 
@@ -146,3 +148,21 @@ def test_guidance_points_away_from_the_points_to_the_least_sure_region(engine):
     assert guidance.colors and all(c.startswith("#") and 0 < p <= 1 for c, p in guidance.colors)
     with pytest.raises(ValueError, match="guidance comes from the network"):
         engine.colorize(gray, hints, method="levin", guidance=True)
+
+
+def test_training_batches_carry_the_points_regression_as_the_starting_answer(engine):
+    rng = np.random.default_rng(3)
+    images = np.stack([np.dstack([scene(64, 64), scene(64, 64)[::-1], scene(64, 64)[:, ::-1]])] * 2)
+    luma = np.stack([color.to_luma(im) for im in images])
+    with torch.no_grad():
+        feats = [f.numpy() for f in engine.model.backbone(torch.from_numpy(luma)[:, None])]
+    batch = train.make_batch(rng, images, feats, [0, 1], 64)
+    start_ab, support = batch[-1]
+    assert start_ab.shape == (2, 2, 64, 64) and support.shape == (2, 1, 64, 64)
+    assert float(support.min()) >= 0 and float(support.max()) <= 1
+    # One point: its color wherever it reaches, full support at the point itself.
+    point = Points(np.array([[20.0, 30.0]], np.float32), np.array([[40.0, -25.0]], np.float32))
+    ab, s = starting_answer(*regress([torch.from_numpy(f[:1]) for f in feats], luma[0], point))
+    reached = s[0, 0] > 0
+    assert reached[30, 20] and s[0, 0, 30, 20] > 0.99
+    assert np.allclose(ab[0, :, reached].numpy(), [[40.0], [-25.0]], atol=1e-3)
