@@ -90,7 +90,8 @@ def read_clips(folder: Path, frames: int, long_side: int, names: list[str] | Non
                 rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
                                  interpolation=cv2.INTER_AREA)
             if shot and rgb.shape != shot[0].shape:
-                raise InputError(f"{path}: {rgb.shape[1]}x{rgb.shape[0]} in a clip of {shot[0].shape[1]}x{shot[0].shape[0]}")
+                raise InputError(f"{path}: {rgb.shape[1]}x{rgb.shape[0]} in a clip of "
+                                 f"{shot[0].shape[1]}x{shot[0].shape[0]}")
             shot.append(rgb)
         result.append((clip.name, shot))
     return result
@@ -98,7 +99,8 @@ def read_clips(folder: Path, frames: int, long_side: int, names: list[str] | Non
 
 def guided_keyframes(grays: list[np.ndarray], most: int) -> list[int]:
     """The product's keyframe suggestions for a shot (uint8 luma frames): the plan at the studio's
-    level, or at the highest lower level (steps of 0.05) that needs at most `most` keyframes."""
+    level, or at the highest lower level (steps of 0.05) that needs at most `most` keyframes (at
+    0.05 still too many: its first `most`)."""
     steps = carry_steps(grays)
     for level in np.arange(PLAN_LEVEL, 0.0, -0.05):
         keys = plan_keyframes(steps, float(level))
@@ -119,11 +121,15 @@ def _free(taken: np.ndarray, y: int, x: int) -> bool:
 
 class ShotAnnotation:
     """One strategy's annotation of one shot: keyframes with their points, the propagation cached
-    per stretch (a keyframe's new points change only the stretches it bounds)."""
+    per stretch (a keyframe's new points change only the stretches it bounds).
 
-    def __init__(self, truth, grays, keys, engine, propagator, size, target):
-        self.truth, self.grays, self.engine, self.propagator = truth, grays, engine, propagator
-        self.size, self.target = size, target
+    truth: the shot's uint8 RGB frames (HxWx3, all one size); grays: their uint8 luma (HxW); keys:
+    keyframe indices; engine colorizes the keyframes at long side `size`, propagator carries them.
+    Points are (x, y) source pixels, 5x5.
+    """
+
+    def __init__(self, truth, grays, keys, engine: KeyframeColorizer, propagator: ShotPropagator, size: int):
+        self.truth, self.grays, self.engine, self.propagator, self.size = truth, grays, engine, propagator, size
         self.points = {k: [] for k in keys}
         self.taken = {k: np.zeros(truth[0].shape[:2], bool) for k in keys}
         self.keyframes = {k: self._colorize(k) for k in keys}
@@ -195,7 +201,8 @@ class ShotAnnotation:
                 ends, sure = self.track(frame, key, np.array([[x, y] for y, x in found], np.float32))
                 height, width = taken.shape
                 for (x, y), confidence in zip(ends, sure):
-                    y, x = int(np.clip(round(y), RADIUS, height - 1 - RADIUS)), int(np.clip(round(x), RADIUS, width - 1 - RADIUS))
+                    y = int(np.clip(round(y), RADIUS, height - 1 - RADIUS))
+                    x = int(np.clip(round(x), RADIUS, width - 1 - RADIUS))
                     if confidence >= CARRY_CONFIDENCE and _free(taken, y, x) and len(centres) < count:
                         taken[y - RADIUS: y + RADIUS + 1, x - RADIUS: x + RADIUS + 1] = True
                         centres.append((y, x))
@@ -211,7 +218,7 @@ def annotate_shot(truth: list[np.ndarray], keys: list[int], engine: KeyframeColo
     `keys` (frame indices); carry: propose carried points on each keyframe as it is first annotated.
     `progress(result)` is called after each round."""
     grays = [color.to_uint8(color.to_luma(f)) for f in truth]
-    shot = ShotAnnotation(truth, grays, keys, engine, propagator, size, target)
+    shot = ShotAnnotation(truth, grays, keys, engine, propagator, size)
     result = ShotResult(sorted(keys))
     truth_keys = {k: truth[k] for k in keys}
     result.ceiling = min(psnr(out, truth[i]) for i, out in propagator.propagate(grays, truth_keys))

@@ -42,7 +42,7 @@ def test_carried_points_are_accepted_only_where_their_color_is_right():
             rgb[:, 32:] = _frame(luma, -20, 40)[:, 32:]
         truth.append(rgb)
     grays = [color.to_uint8(color.to_luma(f)) for f in truth]
-    shot = ShotAnnotation(truth, grays, [0, 7], KeyframeColorizer.load(), ShotPropagator.load(), 64, 30.0)
+    shot = ShotAnnotation(truth, grays, [0, 7], KeyframeColorizer.load(), ShotPropagator.load(), 64)
     shot.add(0, [shot.point(0, 16, 20), shot.point(0, 48, 40)])
     accepted, dropped = shot.carry(7, tolerance=8.0)
     assert dropped == 1 and len(accepted) == 1
