@@ -4,6 +4,7 @@
     colorproj train keyframe ...
     colorproj evaluate keyframe --images DIR [--size 256] [--hints 0,1,2,5,10,20,50,100]
     colorproj evaluate effort --images DIR [--target 30] [--step 5] [--cap 100]
+    colorproj evaluate effort --clips DIR [--frames 90] [--interval 30] [--names A,B] [--cap 100]
     colorproj benchmark keyframe
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from inference.keyframe.benchmark import benchmark
 from inference.keyframe.effort import evaluate_effort
 from inference.keyframe.engine import WEIGHTS, KeyframeColorizer
 from inference.keyframe.evaluate import evaluate
+from inference.keyframe.shots import evaluate_shot_effort
 from inference.keyframe.train import train
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -59,13 +61,21 @@ def register(commands, groups):
     _image_set_arguments(p, "keyframe-evaluation.png")
     p.set_defaults(func=_evaluate)
 
-    p = groups["evaluate"].add_parser("effort", help="color points a simulated annotator needs to reach a PSNR")
+    p = groups["evaluate"].add_parser(
+        "effort", help="color points (and keyframes) a simulated annotator needs to reach a PSNR",
+        description="--images: points on still images until each reaches the target. --clips: keyframes and "
+                    "points on whole shots until every frame reaches it, for keyframes every --interval frames "
+                    "and for the product's keyframe suggestions with carried points.")
     p.add_argument("--target", type=float, default=30.0, help="PSNR to reach (dB)")
     p.add_argument("--step", type=int, default=5, help="points added each round")
-    p.add_argument("--cap", type=int, default=100, help="most points an annotator adds")
+    p.add_argument("--cap", type=int, default=100, help="most points an annotator adds (per image or per shot)")
     p.add_argument("--annotators", default="worst",
-                   help="where the annotator puts points: worst (most wrong), guided (least sure, cnn), random")
-    _image_set_arguments(p, "keyframe-effort.png")
+                   help="--images: where the annotator puts points: worst (most wrong), guided (least sure, cnn), "
+                        "random")
+    p.add_argument("--frames", type=int, default=90, help="--clips: the first FRAMES frames of each clip make its shot")
+    p.add_argument("--interval", type=int, default=30, help="--clips: the baseline's keyframe interval (frames)")
+    p.add_argument("--names", default="", help="--clips: comma-separated clip folder names (default: every clip)")
+    _image_set_arguments(p, "keyframe-effort.png", clips=True)
     p.set_defaults(func=_effort)
 
     p = groups["benchmark"].add_parser("keyframe", help="preview and full-resolution timings")
@@ -76,15 +86,26 @@ def register(commands, groups):
     p.set_defaults(func=_benchmark)
 
 
-def _image_set_arguments(p, plot: str):
-    """The held-out image set, the methods and the plot of an evaluation command."""
-    p.add_argument("--images", type=Path, required=True, help="folder of color images")
-    p.add_argument("--size", type=int, default=256)
+SHOT_EFFORT_PLOT = "inference/weights/shot-effort.png"
+
+
+def _image_set_arguments(p, plot: str, clips: bool = False):
+    """The held-out image set (or, with `clips`, either it or a folder of clips), the methods and
+    the plot of an evaluation command."""
+    if clips:
+        source = p.add_mutually_exclusive_group(required=True)
+        source.add_argument("--images", type=Path, help="folder of color images")
+        source.add_argument("--clips", type=Path,
+                            help="folder of clips, each a folder of color frames (train propagate --export-clips)")
+        plot = f"{plot}; --clips: {SHOT_EFFORT_PLOT}"
+    else:
+        p.add_argument("--images", type=Path, required=True, help="folder of color images")
+    p.add_argument("--size", type=int, default=256, help="image side (square crop); --clips: the frames' long side")
     p.add_argument("--split", choices=("val", "all"), default="val",
                    help="val: only the held-out validation file names; all: every image in the folder")
     p.add_argument("--limit", type=int, default=0, help="at most this many images (0: all)")
     p.add_argument("--methods", default="cnn,levin")
-    p.add_argument("--plot", type=Path, default=Path(plot))
+    p.add_argument("--plot", type=Path, default=None if clips else Path(plot), help=f"PNG to write (default {plot})")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
 
 
@@ -185,6 +206,11 @@ def _evaluate(args) -> int:
 
 
 def _effort(args) -> int:
+    if args.clips is not None:
+        return evaluate_shot_effort(args.clips, args.target, args.step, args.cap, args.size, args.frames,
+                                    args.interval, args.plot or Path(SHOT_EFFORT_PLOT),
+                                    [n.strip() for n in args.names.split(",") if n.strip()], args.device)
+    args.plot = args.plot or Path("keyframe-effort.png")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods or set(methods) - {"cnn", "levin"}:
         _fail(f"--methods: expected cnn and/or levin, got {args.methods!r}")
