@@ -14,6 +14,7 @@ from inference.color import to_luma, to_uint8
 from inference.media import MediaError, probe, read_frames, write_video
 
 from .files import InputError, image_files, read_image
+from .plan import benchmark_plan  # no torch: flow and numpy only
 
 
 def register(commands, groups):
@@ -274,8 +275,6 @@ def sheet_command(args) -> int:
 
 
 def plan_benchmark_command(args) -> int:
-    from .plan import benchmark_plan
-
     width, height = (int(v) for v in args.size.lower().split("x"))
     benchmark_plan(width, height, round(args.seconds * args.rate))
     return 0
