@@ -6,10 +6,10 @@
     rgb, guidance = engine.colorize(image, hints, guidance=True)  # where the next point helps most
 
 Method "cnn", at the network's size (long side 256, the size it was trained at):
-1. the network's colors (a learned correction of an edge-aware propagation of the hints)
-   and the entropy of its a/b-bin distribution;
-2. the color points regressed in deep-feature space (`regress`: Nadaraya-Watson over the
+1. the color points regressed in deep-feature space (`regress`: Nadaraya-Watson over the
    network's frozen backbone features, position and luma), with their kernel density;
+2. the network's colors (a learned correction of that regression, trained on it) and the
+   entropy of its a/b-bin distribution;
 3. the two mixed per pixel by a computed confidence (`confidence`: dense points in feature
    space win, a sure network needs denser points to be overruled);
 4. an edge-aware global solve (`inference.solve`: Levin's affinities, weakly pulled toward
@@ -45,6 +45,7 @@ from inference.solve import Affinity
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "keyframe.pt"
 NET_SIDE = 256
 METHODS = ("cnn", "levin")
+START = "regression"  # the starting answer the network corrects (weights meta "start")
 PULL = 0.03  # the solve's pull toward its target, relative to one neighbourhood's affinities
 # Confidence of the points' regression against the network (tuned on training-split photos):
 DENSITY_HALF = 1e-4  # the points' kernel density at which the two weigh equally, at typical entropy
@@ -114,9 +115,11 @@ class KeyframeColorizer:
         blob = torch.load(Path(weights), map_location="cpu", weights_only=True)
         model = KeyframeNet()
         missing, unexpected = model.load_state_dict({k: v.float() for k, v in blob["state"].items()}, strict=False)
-        if unexpected or any(not k.startswith("backbone.") for k in missing):
+        meta = blob.get("meta") or {}
+        # Weights trained on another starting answer (the earlier pyramid fill) load but mislead.
+        if unexpected or any(not k.startswith("backbone.") for k in missing) or meta.get("start") != START:
             raise RuntimeError(f"{weights}: weights do not match the keyframe network")
-        return cls(model, device, blob.get("meta"))
+        return cls(model, device, meta)
 
     @classmethod
     def levin_only(cls) -> "KeyframeColorizer":
@@ -157,10 +160,8 @@ class KeyframeColorizer:
         inputs = self._tensors(planes)
         with self._lock, torch.no_grad():
             feats = self._backbone(inputs[0])
-        start = None
-        if self.meta.get("start") == "regression":
-            points = self._points(hints, luma.shape, planes[0].shape)
-            start = self._start(*regress(feats, planes[0], points, stroke_regions(planes[3])))
+        points = self._points(hints, luma.shape, planes[0].shape)
+        start = starting_answer(*regress(feats, planes[0], points, stroke_regions(planes[3])))
         _, _, logits = self._network(inputs, feats, start)
         return self._likely_colors(logits, luma, x, y, k)
 
@@ -211,14 +212,14 @@ class KeyframeColorizer:
         regions = stroke_regions(boundary_n)
         points = self._points(hints, luma.shape, luma_n.shape)
         reg, density = regress(feats, luma_n, points, regions)
-        net, entropy, logits = self._network(inputs, feats, self._start(reg, density))
+        net, entropy, logits = self._network(inputs, feats, starting_answer(reg, density))
         if regions is not None and mask_n.any():
             # A region that strokes close off and that holds no point of its own is colored as
             # if the points beyond its strokes did not exist: a point never crosses a stroke.
             orphan = (regions > 0) & ~np.isin(regions, np.unique(regions[mask_n > 0]))
             if orphan.any():
                 free = (inputs[0], torch.zeros_like(inputs[1]), torch.zeros_like(inputs[2]), inputs[3])
-                free_net, free_entropy, _ = self._network(free, feats, self._start(0 * reg, 0 * density))
+                free_net, free_entropy, _ = self._network(free, feats, starting_answer(0 * reg, 0 * density))
                 net = np.where(orphan[..., None], free_net, net)
                 entropy = np.where(orphan, free_entropy, entropy)
         if not len(points):
@@ -231,11 +232,6 @@ class KeyframeColorizer:
             return ab, None
         disagreement = np.minimum(np.linalg.norm(reg - net, axis=-1) / DISAGREEMENT_SCALE, 1.0)
         return ab, self._guidance(uncertainty(entropy, trust, disagreement), points, logits, luma)
-
-    def _start(self, reg: np.ndarray, density: np.ndarray):
-        """The network's starting answer: the points' regression for a network trained on it
-        (meta "start": "regression"), else None (its own pyramid propagation of the hints)."""
-        return starting_answer(reg, density) if self.meta.get("start") == "regression" else None
 
     def _guidance(self, unsure: np.ndarray, points: Points, logits: torch.Tensor, luma: np.ndarray) -> Guidance:
         """Guidance from the uncertainty HxW at the network's size (points at that size too)."""
@@ -261,11 +257,10 @@ class KeyframeColorizer:
               round(float(np.clip((y + 0.5) * src_h / h - 0.5, 0, src_h - 1)), 1))
         return Guidance(heat, at, self._likely_colors(logits, luma, *at, k=5))
 
-    def _network(self, inputs, feats, start=None):
+    def _network(self, inputs, feats, start):
         """(a/b HxWx2, normalized entropy HxW of the a/b-bin distribution) at the inputs' size,
-        and the bin logits (1, bins, H/4, W/4)."""
-        if start is not None:
-            start = tuple(t.to(self.device) for t in start)
+        and the bin logits (1, bins, H/4, W/4); start: `regress.starting_answer`."""
+        start = tuple(t.to(self.device) for t in start)
         with self._lock, torch.no_grad():
             ab, _, logits = self.model(*inputs, with_logits=True, feats=feats, start=start)
             log_p = torch.log_softmax(logits.float(), 1)

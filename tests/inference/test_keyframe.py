@@ -7,6 +7,7 @@ import torch
 from inference import color
 from inference.hints import parse_hints
 from inference.keyframe import KeyframeColorizer, train
+from inference.keyframe.engine import WEIGHTS
 from inference.keyframe.raster import hint_ab
 from inference.keyframe.regress import Points, regress, starting_answer
 from inference.levin import colorize_ab
@@ -166,3 +167,11 @@ def test_training_batches_carry_the_points_regression_as_the_starting_answer(eng
     reached = s[0, 0] > 0
     assert reached[30, 20] and s[0, 0, 30, 20] > 0.99
     assert np.allclose(ab[0, :, reached].numpy(), [[40.0], [-25.0]], atol=1e-3)
+
+
+def test_weights_for_another_starting_answer_are_refused(tmp_path):
+    blob = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+    blob["meta"] = {**blob["meta"], "start": "pyramid"}  # trained to correct another first guess
+    torch.save(blob, tmp_path / "other.pt")
+    with pytest.raises(RuntimeError, match="do not match"):
+        KeyframeColorizer.load(weights=tmp_path / "other.pt")
