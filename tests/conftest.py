@@ -284,11 +284,25 @@ def celery_worker(django_db_setup, django_db_blocker, media_root, tmp_path_facto
     _require_redis()
     from tests.processes import start_worker, stop
 
-    worker = start_worker("preview,batch", tmp_path_factory.mktemp("worker") / "celery.log", concurrency=2)
+    global _session_worker
+    worker = _session_worker = start_worker("preview,batch", tmp_path_factory.mktemp("worker") / "celery.log",
+                                            concurrency=2)
     try:
         yield worker
     finally:
+        _session_worker = None
         stop(worker)
+
+
+_session_worker = None  # the distributed mode's Celery worker, once a test has started it
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before a test's tables are flushed, the Celery worker finishes the jobs its actions queued
+    (a hint edit queues a preview): a job still reading a table deadlocks the flush's TRUNCATE."""
+    if _session_worker is not None and _session_worker.poll() is None:
+        _wait_worker_idle(_session_worker.name)
 
 
 def _wait_worker_idle(name, timeout=30):

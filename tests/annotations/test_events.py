@@ -48,10 +48,8 @@ async def test_project_socket_refuses_non_members(project, outsider):
 
 
 @pytest.mark.asyncio
-async def test_events_from_job_threads_reach_sockets_promptly(project, keyframe, users, background_jobs):
+async def test_events_from_job_threads_reach_sockets_promptly(project, keyframe, users):
     """A worker thread (not the server loop) sends; the socket gets it without waiting on a timer."""
-    # background_jobs: the edit's preview job is done before the tables are flushed (it could still
-    # hold them: a TRUNCATE deadlock in one distributed run).
     import asyncio
     import threading
     import time
