@@ -25,7 +25,7 @@ from inference import color
 from inference.hints import ColorPoint, Hints
 from inference.keyframe import data
 from inference.keyframe.engine import NEXT_CLEARANCE, NEXT_REGION, KeyframeColorizer
-from inference.keyframe.evaluate import evaluation_images
+from inference.keyframe.evaluate import evaluation_images, patch_point
 from inference.metrics import psnr
 
 LABELS = {"cnn": "keyframe engine", "levin": "Levin et al. 2004"}
@@ -91,8 +91,7 @@ def annotate(engine, method: str, rgb: np.ndarray, target: float, step: int, cap
         if not centres:
             return curve
         for y, x in centres:
-            mean = rgb[y - 2: y + 3, x - 2: x + 3].reshape(-1, 3).mean(0).round().astype(int)
-            points.append(ColorPoint(float(x), float(y), tuple(int(v) for v in mean), 2, f"p{len(points)}"))
+            points.append(patch_point(rgb, x, y, f"p{len(points)}"))
 
 
 def points_to_reach(curve, target: float) -> float:

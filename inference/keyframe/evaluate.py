@@ -23,15 +23,19 @@ from inference.keyframe.engine import KeyframeColorizer
 from inference.keyframe.raster import point_planes
 
 
+def patch_point(rgb: np.ndarray, x: int, y: int, point_id: str, radius: int = 2) -> ColorPoint:
+    """A color point at pixel (x, y) of uint8 RGB HxWx3 with the mean color of its
+    (2 radius + 1)-square patch (cut at the frame's edge), as the simulated annotators place them."""
+    patch = rgb[max(0, y - radius): y + radius + 1, max(0, x - radius): x + radius + 1]
+    mean = patch.reshape(-1, 3).mean(0).round().astype(int)
+    return ColorPoint(float(x), float(y), tuple(int(v) for v in mean), radius, point_id)
+
+
 def simulated_hints(rng: np.random.Generator, rgb: np.ndarray, n: int) -> Hints:
     h, w = rgb.shape[:2]
     ys, xs, _ = data.sample_points(rng, h, w, n, sizes=(5, 5))
-    points = []
-    for i, (y, x) in enumerate(zip(ys, xs)):
-        y, x = int(np.clip(y, 2, h - 3)), int(np.clip(x, 2, w - 3))
-        mean = rgb[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(0).round().astype(int)
-        points.append(ColorPoint(float(x), float(y), tuple(int(v) for v in mean), 2, f"p{i}"))
-    return Hints(tuple(points))
+    return Hints(tuple(patch_point(rgb, int(np.clip(x, 2, w - 3)), int(np.clip(y, 2, h - 3)), f"p{i}")
+                       for i, (y, x) in enumerate(zip(ys, xs))))
 
 
 def colorfulness(rgb: np.ndarray) -> float:

@@ -31,6 +31,7 @@ from inference import color
 from inference.hints import ColorPoint, Hints
 from inference.keyframe.effort import peak_points, worst_points
 from inference.keyframe.engine import KeyframeColorizer
+from inference.keyframe.evaluate import patch_point
 from inference.metrics import psnr
 from inference.propagation import ShotPropagator, stretches
 from inference.propagation.files import InputError, image_files, read_image
@@ -109,8 +110,14 @@ def guided_keyframes(grays: list[np.ndarray], most: int) -> list[int]:
     return plan_keyframes(steps, 0.05)[:most]
 
 
-def _patch_mean(rgb: np.ndarray, y: int, x: int) -> np.ndarray:
-    return rgb[max(0, y - RADIUS): y + RADIUS + 1, max(0, x - RADIUS): x + RADIUS + 1].reshape(-1, 3).mean(0)
+def _patch(image: np.ndarray, y: int, x: int) -> np.ndarray:
+    """The 5x5 patch of a point at (y, x), cut at the frame's edge (a view)."""
+    return image[max(0, y - RADIUS): y + RADIUS + 1, max(0, x - RADIUS): x + RADIUS + 1]
+
+
+def _mark(taken: np.ndarray, y: int, x: int) -> None:
+    """Mark a point's 5x5 patch at (y, x) as taken (HxW bool, in place)."""
+    _patch(taken, y, x)[...] = True
 
 
 def _free(taken: np.ndarray, y: int, x: int) -> bool:
@@ -142,8 +149,7 @@ class ShotAnnotation:
     def add(self, key: int, points: list[ColorPoint]) -> None:
         """Put points on a keyframe; its stretches are propagated again at the next `measure`."""
         for p in points:
-            y, x = round(p.y), round(p.x)
-            self.taken[key][max(0, y - RADIUS): y + RADIUS + 1, max(0, x - RADIUS): x + RADIUS + 1] = True
+            _mark(self.taken[key], round(p.y), round(p.x))
         self.points[key] += points
         self.keyframes[key] = self._colorize(key)
         self.stale |= {(s, e) for s, e in stretches(len(self.truth), self.keyframes) if key in (s, e)}
@@ -161,12 +167,12 @@ class ShotAnnotation:
         way = 1 if target >= source else -1
         return track_points((self.grays[i] for i in range(source, target + way, way)), xy)
 
-    def point(self, key: int, x: float, y: float, rgb=None) -> ColorPoint:
-        """A 5x5 point on a keyframe; its color is the truth's patch mean unless given."""
-        if rgb is None:
-            rgb = _patch_mean(self.truth[key], round(y), round(x))
-        return ColorPoint(float(x), float(y), tuple(int(v) for v in np.round(rgb)), RADIUS,
-                          f"p{sum(map(len, self.points.values()))}")
+    def point(self, key: int, x: int, y: int) -> ColorPoint:
+        """A 5x5 point on a keyframe with the truth's patch-mean color."""
+        return patch_point(self.truth[key], x, y, self._next_id(), RADIUS)
+
+    def _next_id(self) -> str:
+        return f"p{sum(map(len, self.points.values()))}"
 
     def carry(self, key: int, tolerance: float) -> tuple[list[ColorPoint], int]:
         """The points of the nearest keyframe with points (ties: the earlier) followed to `key`:
@@ -182,11 +188,11 @@ class ShotAnnotation:
         accepted, blocked = [], self.taken[key].copy()
         for p, (x, y), confidence in zip(points, ends, sure):
             x, y = float(np.clip(x, RADIUS, width - 1 - RADIUS)), float(np.clip(y, RADIUS, height - 1 - RADIUS))
-            truth = _patch_mean(self.truth[key], round(y), round(x))
+            truth = _patch(self.truth[key], round(y), round(x)).reshape(-1, 3).mean(0)
             error = float(np.sqrt(np.mean((np.array(p.color, np.float64) - truth) ** 2)))
             if confidence >= CARRY_CONFIDENCE and error <= tolerance and _free(blocked, round(y), round(x)):
-                accepted.append(self.point(key, x, y, p.color))
-                blocked[round(y) - RADIUS: round(y) + RADIUS + 1, round(x) - RADIUS: round(x) + RADIUS + 1] = True
+                accepted.append(ColorPoint(x, y, p.color, RADIUS, self._next_id()))
+                _mark(blocked, round(y), round(x))
         return accepted, len(points) - len(accepted)
 
     def worst(self, key: int, frame: int, count: int) -> list[ColorPoint]:
@@ -204,7 +210,7 @@ class ShotAnnotation:
                     y = int(np.clip(round(y), RADIUS, height - 1 - RADIUS))
                     x = int(np.clip(round(x), RADIUS, width - 1 - RADIUS))
                     if confidence >= CARRY_CONFIDENCE and _free(taken, y, x) and len(centres) < count:
-                        taken[y - RADIUS: y + RADIUS + 1, x - RADIUS: x + RADIUS + 1] = True
+                        _mark(taken, y, x)
                         centres.append((y, x))
         if len(centres) < count:
             own = self.keyframes[key]
@@ -212,12 +218,12 @@ class ShotAnnotation:
         return [self.point(key, x, y) for y, x in centres]
 
 
-def annotate_shot(truth: list[np.ndarray], keys: list[int], engine: KeyframeColorizer, propagator: ShotPropagator,
-                  target: float, step: int, cap: int, size: int, carry: bool, progress=None) -> ShotResult:
-    """Rounds of the simulated annotator on one shot (uint8 RGB frames, all one size) keyed at
-    `keys` (frame indices); carry: propose carried points on each keyframe as it is first annotated.
-    `progress(result)` is called after each round."""
-    grays = [color.to_uint8(color.to_luma(f)) for f in truth]
+def annotate_shot(truth: list[np.ndarray], grays: list[np.ndarray], keys: list[int], engine: KeyframeColorizer,
+                  propagator: ShotPropagator, target: float, step: int, cap: int, size: int, carry: bool,
+                  progress=None) -> ShotResult:
+    """Rounds of the simulated annotator on one shot (uint8 RGB frames, all one size, and their
+    uint8 luma) keyed at `keys` (frame indices); carry: propose carried points on each keyframe as
+    it is first annotated. `progress(result)` is called after each round."""
     shot = ShotAnnotation(truth, grays, keys, engine, propagator, size)
     result = ShotResult(sorted(keys))
     truth_keys = {k: truth[k] for k in keys}
@@ -275,7 +281,8 @@ def evaluate_shot_effort(folder: Path, target: float, step: int, cap: int, size:
                       f"{result.curve[-1][1]:.1f} dB ({time.time() - started:.0f} s)   ", end="", file=sys.stderr,
                       flush=True)
 
-            row[strategy] = annotate_shot(truth, keys, engine, propagator, target, step, cap, size, carry, progress)
+            row[strategy] = annotate_shot(truth, grays, keys, engine, propagator, target, step, cap, size, carry,
+                                            progress)
             print(file=sys.stderr)
         results.append((name, len(truth), truth[0].shape[:2], row))
     _report(results, target, step, cap, size, frames, interval, folder, log)

@@ -97,27 +97,38 @@ def losses(model, batch, class_weights):
     return reg, cls
 
 
-@torch.no_grad()
-def validate(model, images, out_png: Path | None = None, count: int = 24):
-    """PSNR of the whole engine with this network and with the shipped one, at 1, 10 and 100
-    points of the evaluation protocol (`evaluate.simulated_hints`)."""
-    model.eval()
-    engines = (KeyframeColorizer(model), KeyframeColorizer.load())
-    scores = {n: [[], []] for n in VAL_HINTS}
-    rows = []
+def _validation_cases(images, count: int):
+    """(index, RGB, gray, n, hints) of the validation images at 1, 10 and 100 evaluation-protocol points."""
     for k in range(min(count, len(images))):
         rgb = np.asarray(images[k])
         gray = color.to_uint8(color.to_luma(rgb))
         for n in VAL_HINTS:
-            hints = simulated_hints(np.random.default_rng([k, n]), rgb, n)
-            outs = [e.colorize(gray, hints, long_side=rgb.shape[0]) for e in engines]
-            for s, o in zip(scores[n], outs):
-                s.append(psnr(o, rgb))
-            if k < 6 and n == 10:
-                shown = np.repeat(gray[..., None], 3, 2)
-                for p in hints.points:
-                    cv2.circle(shown, (round(p.x), round(p.y)), 3, tuple(int(v) for v in p.color), -1)
-                rows.append(np.concatenate([shown, outs[1], outs[0], rgb], 1))
+            yield k, rgb, gray, n, simulated_hints(np.random.default_rng([k, n]), rgb, n)
+
+
+def reference_outputs(engine: KeyframeColorizer, images, count: int = 24) -> dict:
+    """The shipped engine's results on the validation cases, {(index, n): RGB}: computed once a run."""
+    return {(k, n): engine.colorize(gray, hints, long_side=rgb.shape[0])
+            for k, rgb, gray, n, hints in _validation_cases(images, count)}
+
+
+@torch.no_grad()
+def validate(model, images, reference: dict, out_png: Path | None = None, count: int = 24):
+    """PSNR of the whole engine with this network and of the shipped one (`reference_outputs`),
+    at 1, 10 and 100 points of the evaluation protocol (`evaluate.simulated_hints`)."""
+    model.eval()
+    engine = KeyframeColorizer(model)
+    scores = {n: [[], []] for n in VAL_HINTS}
+    rows = []
+    for k, rgb, gray, n, hints in _validation_cases(images, count):
+        outs = [engine.colorize(gray, hints, long_side=rgb.shape[0]), reference[(k, n)]]
+        for s, o in zip(scores[n], outs):
+            s.append(psnr(o, rgb))
+        if k < 6 and n == 10:
+            shown = np.repeat(gray[..., None], 3, 2)
+            for p in hints.points:
+                cv2.circle(shown, (round(p.x), round(p.y)), 3, tuple(int(v) for v in p.color), -1)
+            rows.append(np.concatenate([shown, outs[1], outs[0], rgb], 1))
     model.train()
     if out_png is not None and rows:
         cv2.imwrite(str(out_png), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
@@ -190,6 +201,7 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
         model.load_state_dict({k: v.float() for k, v in blob["state"].items()}, strict=False)
         log.info("initialized from %s (trained %s steps)", init, blob.get("meta", {}).get("step", "?"))
     model.to(device).train()
+    reference = reference_outputs(KeyframeColorizer.load(), val_images)  # before a checkpoint overwrites it
     class_weights = class_weights.to(device)
     log.info("training: %d images (%d validation), %d trainable parameters, batch %d, crop %d, to step %d",
              len(train_images), len(val_images), sum(p.numel() for p in params), batch, crop, steps)
@@ -199,7 +211,7 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
         return warm * (0.03 + 0.97 * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)))
 
     def checkpoint():
-        val = validate(model, val_images, run_dir / f"val-step{step:05d}.png")
+        val = validate(model, val_images, reference, run_dir / f"val-step{step:05d}.png")
         history.append({"step": step, "val": {str(n): v for n, v in val.items()}})
         log.info("step %d validation PSNR (engine / shipped engine): %s", step,
                  "  ".join(f"{n} hints {c:.2f}/{p:.2f}" for n, (c, p) in val.items()))
