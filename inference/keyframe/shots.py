@@ -15,7 +15,10 @@ is most wrong: the worst frame's largest 5x5 errors followed back to the keyfram
 (confident tracks only), then, for the rest, the keyframe's own largest errors. Carried points
 are accepted only where their color is right (RMS error over R, G, B within the target's, at the
 place they land) and the track is confident; accepted ones cost nothing, the others are dropped.
-A shot ends when every frame reaches the target or the points reach the cap.
+When a round of points raised the worst frame by less than STALLED_DB, the guided annotator keys
+that frame instead, as long as it has fewer keyframes than the baseline (the studio's suggestions
+at a higher level would key it: its confidence has collapsed there). A shot ends when every frame
+reaches the target or the points reach the cap.
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ STRATEGIES = ("baseline", "guided")
 PLAN_LEVEL = 0.5  # the studio's keyframe confidence level (COLORPROJ_KEYFRAME_CONFIDENCE)
 CARRY_CONFIDENCE = 0.5  # the editor proposes carried points at least this sure
 RADIUS = 2  # 5x5 points, as in effort.py
+STALLED_DB = 0.25  # a round of points that raises the worst frame less than this has stopped helping
 
 
 @dataclasses.dataclass
@@ -146,6 +150,13 @@ class ShotAnnotation:
     def _colorize(self, key: int) -> np.ndarray:
         return self.engine.colorize(self.grays[key], Hints(tuple(self.points[key])), long_side=self.size)
 
+    def add_keyframe(self, key: int) -> None:
+        """Key frame `key` (without points: the engine's automatic colors until it gets some)."""
+        self.points[key] = []
+        self.taken[key] = np.zeros(self.truth[0].shape[:2], bool)
+        self.keyframes[key] = self._colorize(key)
+        self.stale |= {(s, e) for s, e in stretches(len(self.truth), self.keyframes) if key in (s, e)}
+
     def add(self, key: int, points: list[ColorPoint]) -> None:
         """Put points on a keyframe; its stretches are propagated again at the next `measure`."""
         for p in points:
@@ -220,26 +231,35 @@ class ShotAnnotation:
 
 def annotate_shot(truth: list[np.ndarray], grays: list[np.ndarray], keys: list[int], engine: KeyframeColorizer,
                   propagator: ShotPropagator, target: float, step: int, cap: int, size: int, carry: bool,
-                  progress=None) -> ShotResult:
+                  most_keys: int | None = None, progress=None) -> ShotResult:
     """Rounds of the simulated annotator on one shot (uint8 RGB frames, all one size, and their
     uint8 luma) keyed at `keys` (frame indices); carry: propose carried points on each keyframe as
-    it is first annotated. `progress(result)` is called after each round."""
+    it is first annotated; most_keys: key the worst frame when points stop helping, up to this many
+    keyframes (None: never). `progress(result)` is called after each round."""
+    keys = sorted(keys)
     shot = ShotAnnotation(truth, grays, keys, engine, propagator, size)
-    result = ShotResult(sorted(keys))
-    truth_keys = {k: truth[k] for k in keys}
-    result.ceiling = min(psnr(out, truth[i]) for i, out in propagator.propagate(grays, truth_keys))
+    result = ShotResult(keys)
     tolerance = 255.0 * 10 ** (-target / 20)  # the RMS error of a frame exactly at the target
+    placed_last = False  # whether the last round placed points (not carried ones, not a keyframe)
     while True:
         scores = shot.measure()
-        result.curve.append((result.points, float(scores.min())))
+        worst = float(scores.min())
+        stalled = placed_last and worst - result.curve[-1][1] < STALLED_DB
+        result.curve.append((result.points, worst))
         if progress:
             progress(result)
-        if scores.min() >= target:
+        if worst >= target:
             result.reached = True
-            return result
+            break
         if result.points >= cap:
-            return result
+            break
         frame = int(np.argmin(scores))
+        placed_last = False
+        if stalled and most_keys is not None and len(keys) < most_keys and frame not in keys:
+            keys.append(frame)
+            keys.sort()
+            shot.add_keyframe(frame)
+            continue
         key = min(keys, key=lambda k: (abs(k - frame), k))
         if carry and not shot.points[key]:  # a keyframe opened for the first time: its carried points
             accepted, dropped = shot.carry(key, tolerance)
@@ -250,9 +270,12 @@ def annotate_shot(truth: list[np.ndarray], grays: list[np.ndarray], keys: list[i
                 continue
         points = shot.worst(key, frame, min(step, cap - result.points))
         if not points:
-            return result
+            break
         result.points += len(points)
+        placed_last = True
         shot.add(key, points)
+    result.ceiling = min(psnr(out, truth[i]) for i, out in propagator.propagate(grays, {k: truth[k] for k in keys}))
+    return result
 
 
 def evaluate_shot_effort(folder: Path, target: float, step: int, cap: int, size: int, frames: int, interval: int,
@@ -273,16 +296,17 @@ def evaluate_shot_effort(folder: Path, target: float, step: int, cap: int, size:
     for i, (name, truth) in enumerate(clips):
         grays = [color.to_uint8(color.to_luma(f)) for f in truth]
         baseline_keys = list(range(0, len(truth), interval))
-        runs = {"baseline": (baseline_keys, False), "guided": (guided_keyframes(grays, len(baseline_keys)), True)}
+        runs = {"baseline": (baseline_keys, False, None),
+                "guided": (guided_keyframes(grays, len(baseline_keys)), True, len(baseline_keys))}
         row = {}
-        for strategy, (keys, carry) in runs.items():
+        for strategy, (keys, carry, most_keys) in runs.items():
             def progress(result, strategy=strategy):
                 print(f"\rshot {i + 1}/{len(clips)} {name[:40]}, {strategy}: {result.points} points, worst frame "
                       f"{result.curve[-1][1]:.1f} dB ({time.time() - started:.0f} s)   ", end="", file=sys.stderr,
                       flush=True)
 
             row[strategy] = annotate_shot(truth, grays, keys, engine, propagator, target, step, cap, size, carry,
-                                            progress)
+                                            most_keys, progress)
             print(file=sys.stderr)
         results.append((name, len(truth), truth[0].shape[:2], row))
     _report(results, target, step, cap, size, frames, interval, folder, log)

@@ -6,7 +6,7 @@ import pytest
 from inference import color
 from inference.cli import main
 from inference.keyframe.engine import KeyframeColorizer
-from inference.keyframe.shots import ShotAnnotation
+from inference.keyframe.shots import ShotAnnotation, annotate_shot
 from inference.propagation import ShotPropagator
 
 
@@ -22,6 +22,18 @@ def _frame(luma, a, b):
     return color.to_uint8(color.compose_lab(luma, ab))
 
 
+def _hue_change_shot():
+    """A still shot whose right half changes hue (not luma) after frame 3: uint8 RGB frames, their luma."""
+    luma = _textured_luma(64, 64)
+    truth = []
+    for t in range(8):
+        rgb = _frame(luma, 40, 0)
+        if t > 3:
+            rgb[:, 32:] = _frame(luma, -20, 40)[:, 32:]
+        truth.append(rgb)
+    return truth, [color.to_uint8(color.to_luma(f)) for f in truth]
+
+
 def _moving_square_clip(folder, count=8, height=48, width=64):
     folder.mkdir(parents=True)
     background = _textured_luma(height, width)
@@ -32,22 +44,32 @@ def _moving_square_clip(folder, count=8, height=48, width=64):
 
 
 def test_carried_points_are_accepted_only_where_their_color_is_right():
-    # A still shot whose right half changes hue (not luma) after frame 3: a point carried there from
-    # frame 0 lands in the right place but with a wrong color.
-    luma = _textured_luma(64, 64)
-    truth = []
-    for t in range(8):
-        rgb = _frame(luma, 40, 0)
-        if t > 3:
-            rgb[:, 32:] = _frame(luma, -20, 40)[:, 32:]
-        truth.append(rgb)
-    grays = [color.to_uint8(color.to_luma(f)) for f in truth]
+    # A point carried from frame 0 to the changed half lands in the right place but with a wrong color.
+    truth, grays = _hue_change_shot()
     shot = ShotAnnotation(truth, grays, [0, 7], KeyframeColorizer.load(), ShotPropagator.load(), 64)
     shot.add(0, [shot.point(0, 16, 20), shot.point(0, 48, 40)])
     accepted, dropped = shot.carry(7, tolerance=8.0)
     assert dropped == 1 and len(accepted) == 1
     assert abs(accepted[0].x - 16) < 1 and abs(accepted[0].y - 20) < 1
     assert shot.carry(0, tolerance=8.0) == ([], 0)  # nothing to carry to the only keyframe with points
+
+
+def test_the_guided_annotator_keys_the_worst_frame_when_points_stop_helping():
+    # A red card appears at frame 4: keyed at frame 0 only, no point there can color it.
+    luma = _textured_luma(64, 64)
+    truth = [_frame(luma, 10, 30) for _ in range(8)]
+    for rgb in truth[4:]:
+        rgb[20:44, 36:60] = (200, 40, 40)
+    grays = [color.to_uint8(color.to_luma(f)) for f in truth]
+    engine, propagator = KeyframeColorizer.load(), ShotPropagator.load()
+    run = lambda most_keys: annotate_shot(truth, grays, [0], engine, propagator, target=25, step=5, cap=30,  # noqa: E731
+                                          size=64, carry=True, most_keys=most_keys)
+    fixed = run(None)
+    assert fixed.keyframes == [0] and not fixed.reached
+    keyed = run(2)
+    assert len(keyed.keyframes) == 2 and keyed.keyframes[1] > 3, keyed.keyframes
+    assert keyed.reached and keyed.points < fixed.points
+    assert keyed.ceiling > fixed.ceiling + 10  # measured with the keyframes it ended with
 
 
 def test_cli_prints_both_strategies_and_plots(tmp_path, capsys):
