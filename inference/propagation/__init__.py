@@ -25,20 +25,22 @@
 How: at a working resolution (long side 320) DIS optical flow links neighbouring frames in
 both directions; forward-backward consistency gives each flow a confidence. Keyframe a/b
 is carried along composed flows from the keyframe a stretch starts at and, backward, from
-the one it ends at; the previous output is warped one step. The fusion CNN (network.py)
-blends these candidates with the frame's luma and fills what none covers. Chroma is then
+the one it ends at; the previous output is warped one step; and keyframe colors are found by
+frozen-feature matching in a window around where the flow points (match.py), which holds
+where the flow loses an object (occlusions, large motion). The fusion CNN (network.py) blends
+these candidates with the frame's luma and fills what none covers. Chroma is then
 brought to full resolution by luma-guided upsampling; the keyframes' own fine chroma (what
 the working resolution loses) is added back, warped along the same flows scaled up and
 weighted by each keyframe's share and confidence. The result is composed with the source
 luma, which is never altered. method="flow" is the classical baseline: the two keyframe
-candidates blended by confidence and nearness, no network (the full-resolution step is the same).
+candidates blended by confidence and nearness, no network, no matching (the full-resolution
+step is the same).
 
-With refine=True, each fused frame is refined at the working resolution before the
-full-resolution step: where the carried chroma is not trusted, keyframe colors found by
-frozen-feature matching around the flow position take over (match.py), and an edge-aware,
-confidence-weighted least-squares solve on the frame's own luma makes the chroma follow that
-frame's edges (solve.py). It is off by default (see the model card:
-it bleeds less on real film but costs PSNR and speed on the validation clips).
+Each fused frame then goes through an edge-aware, confidence-weighted least-squares solve on
+its own luma before the full-resolution step (solve.py), so the chroma follows that frame's
+edges: the network's chroma stays where it or the match is confident and is filled along the
+frame's edges elsewhere. refine=False skips it: faster, but the solve gains PSNR on every
+validation clip (model card).
 The quality measures of a finished render are in quality.py (`assess`).
 """
 from .engine import LOW_CONFIDENCE, FrameConfidence, PropagationError, ShotPropagator, stretches

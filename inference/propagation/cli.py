@@ -30,8 +30,8 @@ def register(commands, groups):
     p.add_argument("--output", type=Path, required=True, help="output folder (directory form) or video file")
     p.add_argument("--method", choices=["cnn", "flow"], default="cnn", help="fusion CNN (default) or flow only")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--refine", action="store_true",
-                   help="feature matching and an edge-aware solve on each frame (slower; see the model card)")
+    p.add_argument("--no-refine", dest="refine", action="store_false",
+                   help="skip the edge-aware solve on each frame's own luma (faster, less exact; see the model card)")
     p.set_defaults(func=propagate_command)
 
     t = groups["train"].add_parser("propagate", help="train the propagation CNN (resumes from .train/propagation)")
@@ -56,8 +56,9 @@ def register(commands, groups):
     e.set_defaults(func=evaluate_command)
 
     c = groups["evaluate"].add_parser("propagate-sheet", help="contact sheet: shipped and new engine on a video",
-                                      description="Color a video from its keyframes with the engine as first shipped "
-                                                  "and as it is now; write chosen frames side by side as one PNG.")
+                                      description="Color a video from its keyframes with the engine as first shipped, "
+                                                  "as it is now, and as it is now without the edge-aware solve; write "
+                                                  "chosen frames side by side as one PNG.")
     c.add_argument("--input", type=Path, required=True, help="video (monochrome or color: its luma is used)")
     c.add_argument("--keyframe", action="append", default=[], metavar="INDEX=IMAGE", help="color keyframe; repeat")
     c.add_argument("--frames", default="0,40,80,120,160,200", help="comma-separated frame numbers to show")

@@ -13,11 +13,11 @@ import torch
 from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
 from inference.media import MIN_FRAME_SIDE
 
-from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, keyframe_chain, network_input,
-                       previous_candidate)
+from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, joint_confidence, keyframe_chain,
+                       network_input, previous_candidate)
 from .flow import MotionEstimator, consistency, warp
 from .match import FeatureMatcher, match
-from .network import AB_SCALE, FusionNet
+from .network import AB_SCALE, FusionNet, widen
 from .solve import edge_aware_solve
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "propagation.pt"
@@ -29,8 +29,6 @@ MIN_SIDE = MIN_FRAME_SIDE
 METHODS = ("cnn", "flow")
 # Luma-guided chroma upsampling; a small window keeps fine chroma detail (chosen on validation clips).
 GUIDE_RADIUS, GUIDE_EPS = 2, 1e-3
-MATCH_DISTANCE = 30  # frames: matching gets its full say this far from the nearest keyframe
-DISAGREEMENT = 10.0  # a/b units: matched and carried colors this far apart start to count as different
 
 Progress = Callable[[int, int], None]
 
@@ -54,9 +52,9 @@ class FrameConfidence:
     """How far one propagated frame's colors can be trusted.
 
     map: uint8 h x w (long side CONFIDENCE_LONG_SIDE, aspect of the working resolution), 0..255 for
-    confidence 0..1 -- the data weight the engine gave each region's chroma: flow consistency along
-    the chain to the keyframes times warped-luma agreement, joined with the feature match's similarity
-    where the match was used. mean: mean confidence, 0..1. low: share of the frame below LOW_CONFIDENCE.
+    confidence 0..1 -- flow consistency along the chain to the keyframes times warped-luma agreement,
+    and where that is low, the feature match's confidence (features.joint_confidence; the flow
+    method has no match). mean: mean confidence, 0..1. low: share of the frame below LOW_CONFIDENCE.
     Keyframes are 1 everywhere (KEYFRAME_CONFIDENCE, a 1x1 map).
     """
     map: np.ndarray
@@ -118,32 +116,43 @@ class ShotPropagator:
     """Colors a shot from its keyframes; holds the network, loaded once."""
 
     def __init__(self, model: FusionNet | None, device: str = "cpu", long_side: int = WORK_LONG_SIDE,
-                 refine: bool = False):
+                 refine: bool = True):
         self.model = model
         self.device = torch.device(device)
         self.long_side = long_side
         self.method = "flow" if model is None else "cnn"
-        # refine=True adds matching and the edge-aware solve. Off by default: on the validation clips it
-        # costs 0.3 dB and a third of the speed with keyframes every 30 frames, though it bleeds less
-        # and drifts less far from a single keyframe (model card).
-        self.refine = refine
-        self.matcher = FeatureMatcher(self.device) if refine else None
+        # The network fuses a matched candidate (match.py); the flow baseline does not match.
+        self.matcher = FeatureMatcher(self.device) if model is not None else None
+        # The edge-aware solve after fusion (refine): the network's chroma where it or the match is
+        # confident, filled along the frame's own edges elsewhere. It gains PSNR on every validation clip
+        # (model card). The flow baseline is never refined: it has no match to weigh its data by.
+        self.refine = refine and model is not None
 
     @classmethod
     def load(cls, device: str = "cpu", method: str = "cnn", weights: str | Path | None = None,
-             refine: bool = False) -> "ShotPropagator":
+             refine: bool = True) -> "ShotPropagator":
+        """The engine on `device` ("cpu" or "cuda"): method "cnn" (the fusion network, weights from
+        `weights` or the shipped file; a three-candidate file from before matching is widened and runs
+        as trained) or "flow" (the classical blend, never refined); refine: the edge-aware solve after
+        fusion. Raises PropagationError for an unknown method, a missing GPU, missing weights or
+        weights that do not fit the network."""
         if method not in METHODS:
             raise PropagationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise PropagationError("device 'cuda' was asked for but no CUDA GPU is available")
         if method == "flow":
-            return cls(None, device, refine=refine)
+            return cls(None, device)
         path = Path(weights) if weights else WEIGHTS
         if not path.exists():
             raise PropagationError(f"propagation weights not found at {path}; run `colorproj train propagate`")
         state = torch.load(path, map_location="cpu", weights_only=True)
         model = FusionNet(**state.get("config", {}))
-        model.load_state_dict(state["model"])
+        try:
+            # weights of the network before matching run exactly as they were trained (no share for the match)
+            model.load_state_dict(widen(state["model"], bias=-1e4))
+        except (RuntimeError, KeyError) as exc:
+            raise PropagationError(f"{path} does not fit this engine's fusion network "
+                                   f"(retrain with `colorproj train propagate`): {str(exc).splitlines()[0]}") from exc
         model.eval().to(device)
         return cls(model, device, refine=refine)
 
@@ -266,7 +275,7 @@ class ShotPropagator:
         chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
         result, borrowed, confidences = {}, {}, {}
         prev_ab = origin_ab
-        if self.refine:  # keyframe features for matching, once per stretch
+        if self.matcher:  # keyframe features for matching, once per stretch
             with self._one_thread():
                 key_features = [(self.matcher.features(lumas[order[0]]), lumas[order[0]], origin_ab)]
                 if has_target:
@@ -279,42 +288,29 @@ class ShotPropagator:
                 target_cand = Candidate(*(plane.astype(np.float32) for plane in targets.pop(j)))
             else:
                 target_cand = absent(height, width)
+            confidence = fused_confidence(origin_cand, target_cand, to_origin, to_target)
             if self.model is None:
                 out = flow_blend(origin_cand, target_cand, to_origin, to_target)
             else:
-                prev = previous_candidate(prev_ab, lumas[order[j - 1]], lumas[index], to_prev[j], conf_prev[j])
-                planes = network_input(lumas[index], origin_cand, target_cand, prev, to_origin, to_target)
-                out = self._fuse(planes)
-            prev_ab = np.ascontiguousarray(out, dtype=np.float32)
-            confidence = fused_confidence(origin_cand, target_cand, to_origin, to_target)
-            if self.refine:
                 flows = [origin_cand.flow] + ([target_cand.flow] if has_target else [])
-                keyframes = [(*key, flow) for key, flow in zip(key_features, flows)]
-                nearest = min(to_origin, to_target or to_origin)
-                result[index], confidence = self._refine(lumas[index], prev_ab, confidence, keyframes, nearest)
-            else:
-                result[index] = prev_ab
+                matched = self._match(lumas[index], [(*key, flow) for key, flow in zip(key_features, flows)])
+                prev = previous_candidate(prev_ab, lumas[order[j - 1]], lumas[index], to_prev[j], conf_prev[j])
+                out = self._fuse(network_input(lumas[index], origin_cand, target_cand, prev, matched, to_origin,
+                                               to_target))
+                confidence = joint_confidence(confidence, matched)
+            prev_ab = np.ascontiguousarray(out, dtype=np.float32)
+            # The recurrence keeps feeding the network its own unrefined output (what it was trained on).
+            result[index] = edge_aware_solve(lumas[index], prev_ab, confidence) if self.refine else prev_ab
             confidences[index] = FrameConfidence.of(confidence)
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first
             borrowed[index] = [(key, cand.flow.astype(np.float16), weight.astype(np.float16))
                                for key, (cand, weight) in zip((order[0], order[-1]), sources)]
         return result, borrowed, confidences
 
-    def _refine(self, luma: np.ndarray, fused: np.ndarray, confidence: np.ndarray, keyframes,
-                nearest: int) -> tuple[np.ndarray, np.ndarray]:
-        """Fused a/b where it is trusted, matched keyframe colors where it is not and the match is good,
-        then the edge-aware solve on the frame's luma with the joint confidence as data weight.
-        `nearest`: frames to the nearest keyframe. Returns (a/b, joint confidence)."""
+    def _match(self, luma: np.ndarray, keyframes) -> Candidate:
+        """The matched candidate (match.py) on one CPU thread."""
         with self._one_thread():
-            matched, similarity = match(luma, self.matcher.features(luma), keyframes)
-        # The match replaces the carried color only where they disagree clearly (a wrong color, not a
-        # shade: the match is coarser), the carried color is not trusted and the match is.
-        disagreement = np.clip(np.linalg.norm(fused - matched, axis=2) / DISAGREEMENT - 1.0, 0.0, 1.0)
-        # Near a keyframe the flow chain is short and right far more often than the coarse match.
-        share = (1.0 - confidence) * similarity * disagreement * min(1.0, nearest / MATCH_DISTANCE)
-        total = confidence + share
-        data = (fused * confidence[..., None] + matched * share[..., None]) / np.maximum(total, 1e-6)[..., None]
-        return edge_aware_solve(luma, data, total), total
+            return match(luma, self.matcher.features(luma), keyframes)
 
     @contextlib.contextmanager
     def _one_thread(self):

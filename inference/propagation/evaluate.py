@@ -12,7 +12,7 @@ import torch
 from inference.color import as_float, rgb_to_lab, to_luma, to_uint8
 from inference.metrics import psnr
 
-from .engine import ShotPropagator
+from .engine import WEIGHTS, ShotPropagator
 from .files import InputError, image_files, read_image
 from .quality import assess
 
@@ -53,9 +53,12 @@ def _chroma(frames) -> float:
     return float(np.mean([np.linalg.norm(rgb_to_lab(as_float(f))[..., 1:], axis=2).mean() for f in frames]))
 
 
-# The refined engine (matching + edge-aware solve, refine=True), the default engine (fusion only), and flow chaining.
-METHODS = {"new": dict(method="cnn", refine=True), "shipped": dict(method="cnn", refine=False),
-           "flow": dict(method="flow", refine=False)}
+# The engine (fusion network with the matched candidate, then the edge-aware solve), the engine as first
+# shipped (its three-candidate network, no solve: the reference the model card's targets are measured
+# against), the engine without the solve (refine=False), and flow chaining.
+FIRST_SHIPPED = WEIGHTS.with_name("propagation-v1.pt")
+METHODS = {"new": dict(method="cnn"), "shipped": dict(method="cnn", weights=FIRST_SHIPPED, refine=False),
+           "unrefined": dict(method="cnn", refine=False), "flow": dict(method="flow")}
 DRIFT_DISTANCES = (1, 5, 10, 20, 30, 50, 75, 100, 149)
 
 
@@ -67,7 +70,7 @@ def evaluate(clips_dir: Path, interval: int = 30, plot: Path | None = None, devi
     clip_dirs = sorted(p for p in Path(clips_dir).iterdir() if p.is_dir()) if Path(clips_dir).is_dir() else []
     if not clip_dirs:
         raise InputError(f"no clip folders in {clips_dir}")
-    engines = {name: ShotPropagator.load(device=device, **options) for name, options in METHODS.items()}
+    engines = {name: ShotPropagator.load(device=device, **METHODS[name]) for name in ("new", "shipped", "flow")}
     rows, drift = [], {"new": {}, "shipped": {}}
     log(f"{'clip':40s} {'frames':>6s} {'PSNR new':>8s} {'PSNR flow':>9s} {'gain':>6s} {'chroma':>6s} "
         f"{'CDC new':>8s} {'CDC gt':>8s} {'CDC/gt':>6s} {'fps new':>7s}")
@@ -136,14 +139,15 @@ def _plot(curves, counts, path: Path) -> None:
 
 
 def contact_sheet(frames, keyframes: dict[int, np.ndarray], show: list[int], path: Path, log=print) -> Path:
-    """A PNG of frames `show` (columns) as the shipped engine and the new one color them (rows), with
-    the quality check's verdict of each on the frames shown. frames: uint8 luma H x W; keyframes:
-    {index: uint8 RGB}. Raises InputError for a frame number outside the shot."""
+    """A PNG of frames `show` (columns) as the engine as first shipped, the engine now and the engine
+    now without the edge-aware solve color them (rows), with the quality check's verdict of each on the frames
+    shown. frames: uint8 luma H x W; keyframes: {index: uint8 RGB}. Raises InputError for a frame
+    number outside the shot."""
     if any(not 0 <= i < len(frames) for i in show):
         raise InputError(f"frames to show must lie in 0..{len(frames) - 1}")
     label_height = 22
     rows = []
-    for name in ("shipped", "new"):
+    for name in ("shipped", "new", "unrefined"):
         propagator = ShotPropagator.load(**METHODS[name])
         out = {i: rgb for i, rgb in propagator.propagate(frames, keyframes) if i in show}
         report = assess(out.items(), keyframes)

@@ -61,13 +61,12 @@ def previous_candidate(
     return Candidate(warp(prev_ab, flow), confidence, luma - warp(prev_luma, flow))
 
 
-def network_input(
-    luma: np.ndarray, origin: Candidate, target: Candidate, previous: Candidate, to_origin: int, to_target: int | None
-) -> np.ndarray:
-    """IN_CHANNELS x H x W float32 planes for FusionNet."""
+def network_input(luma: np.ndarray, origin: Candidate, target: Candidate, previous: Candidate, matched: Candidate,
+                  to_origin: int, to_target: int | None) -> np.ndarray:
+    """IN_CHANNELS x H x W float32 planes for FusionNet (candidates in its order)."""
     height, width = luma.shape
     planes = [luma - 0.5]
-    for cand in (origin, target, previous):
+    for cand in (origin, target, previous, matched):
         planes += [cand.ab[..., 0] / AB_SCALE, cand.ab[..., 1] / AB_SCALE, cand.confidence, cand.mismatch]
     far = 1.0 if to_target is None else min(to_target, DISTANCE_SCALE) / DISTANCE_SCALE
     planes += [
@@ -114,3 +113,9 @@ def fused_confidence(origin: Candidate, target: Candidate, to_origin: int, to_ta
     keyframes = (origin, target) if to_target is not None else (origin,)
     return sum(share * cand.confidence * np.exp(-np.square(cand.mismatch / MISMATCH_SCALE))
                for cand, share in zip(keyframes, shares)).astype(np.float32)
+
+
+def joint_confidence(fused: np.ndarray, matched: Candidate) -> np.ndarray:
+    """H x W in [0, 1]: the carried chroma's confidence (`fused_confidence`), and where it is not
+    trusted, the match's (a good match still vouches for the region)."""
+    return (fused + (1.0 - fused) * matched.confidence).astype(np.float32)

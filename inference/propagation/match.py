@@ -5,10 +5,11 @@ motion it smears (trails, ghosts, a lawn's green on trousers walking over it). H
 the frame (a stride-8 grid of half the working resolution) looks for its best matches among the
 cells of both keyframes in a window around the position its composed flow points to, by the
 cosine similarity of frozen ImageNet EfficientNet-Lite0 features of the luma (the non-local
-matching of Meyer et al. 2018, DeepRemaster and ColorMNet, here without training). The matched
-a/b is the softmax-weighted mean of the window's keyframe colors; the best similarity is its
-confidence. Matched chroma is brought to the working resolution by luma-guided upsampling.
-Everything is deterministic (one thread, fixed weights).
+matching of Meyer et al. 2018, DeepRemaster and ColorMNet; the features stay frozen and the fusion
+network learns when to trust the match). The matched a/b is the softmax-weighted mean of the
+window's keyframe colors; the best similarity is its confidence. Matched chroma is brought to the
+working resolution by luma-guided upsampling. The result is one more candidate for the fusion
+network (features.Candidate). Everything is deterministic (one thread, fixed weights).
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from efficientnet_lite_pytorch import EfficientNet
 from torch.nn import functional as F
 
 from inference.color import guided_upsample
+
+from .features import Candidate, absent
 
 FEATURE_BLOCK = 4  # EfficientNet-Lite0 block whose output is used (stride 8, 40 channels)
 SCALE = 0.5  # features are computed on the luma at this fraction of the working resolution
@@ -57,15 +60,21 @@ def _cells(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(plane.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
-def match(luma: np.ndarray, frame_features: torch.Tensor, keyframes) -> tuple[np.ndarray, np.ndarray]:
-    """Matched a/b and its confidence at the working resolution.
+def match(luma: np.ndarray, frame_features: torch.Tensor, keyframes) -> Candidate:
+    """The matched candidate at the working resolution.
 
     luma: H x W float32 (the frame, working resolution); frame_features: C x h x w from
     FeatureMatcher.features; keyframes: [(features C x h x w, luma H x W, a/b H x W x 2, flow
-    H x W x 2 from the frame back to that keyframe)], one or two. Returns (H x W x 2 float32 a/b, H x W float32 in [0, 1]).
+    H x W x 2 from the frame back to that keyframe)], one or two. Returns a Candidate: a/b H x W x 2
+    float32 (Lab), confidence H x W float32 in [0, 1], mismatch H x W (frame luma minus matched luma);
+    with no confidence anywhere when the feature grid is too small to match in (`absent`).
     """
     channels, rows, cols = frame_features.shape
     height, width = luma.shape
+    if min(rows, cols) <= RADIUS:
+        # A window from any cell spans the frame's whole short side: a frame-wide average, not a
+        # match, and far smaller grids than training saw (frames under ~90 px at the working size).
+        return absent(height, width)
     ys, xs = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
     offsets = torch.arange(-RADIUS, RADIUS + 1)
     dy, dx = (o.reshape(-1, 1, 1) for o in torch.meshgrid(offsets, offsets, indexing="ij"))
@@ -89,7 +98,7 @@ def match(luma: np.ndarray, frame_features: torch.Tensor, keyframes) -> tuple[np
     best = scores.max(0).values.reshape(rows, cols).numpy()
     # A match is trusted by its feature similarity and, as a flow candidate is, by how well the
     # matched keyframe luma agrees with the frame's.
-    agreement = np.exp(-np.square((matched[..., 2] - _cells(luma, (rows, cols))) / LUMA_SCALE))
-    confidence = np.clip((best - LOW) / (HIGH - LOW), 0.0, 1.0) * agreement
-    confidence = cv2.resize(confidence, (width, height), interpolation=cv2.INTER_LINEAR)
-    return guided_upsample(luma, matched[..., :2], radius=1, eps=1e-3), confidence
+    mismatch = _cells(luma, (rows, cols)) - matched[..., 2]
+    confidence = np.clip((best - LOW) / (HIGH - LOW), 0.0, 1.0) * np.exp(-np.square(mismatch / LUMA_SCALE))
+    full = lambda plane: cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+    return Candidate(guided_upsample(luma, matched[..., :2], radius=1, eps=1e-3), full(confidence), full(mismatch))

@@ -1,10 +1,10 @@
 """The fusion CNN: chooses, per pixel, among warped color candidates and repairs what none covers.
 
-Inputs (working resolution, see `features.py`): the frame's luma, three warped a/b
-candidates -- from the keyframe the recurrence starts at ("origin"), from the keyframe
-it runs toward ("target", absent before the first / after the last keyframe) and the
-previous output -- each with its flow confidence and luma mismatch, plus two distance
-planes. Output: a/b as a softmax blend of the candidates and one generated candidate
+Inputs (working resolution, see `features.py`): the frame's luma, four a/b candidates --
+warped from the keyframe the recurrence starts at ("origin"), from the keyframe it runs
+toward ("target", absent before the first / after the last keyframe), the previous output,
+and the keyframe colors found by feature matching around the flow position ("matched",
+match.py) -- each with its confidence and luma mismatch, plus two distance planes. Output: a/b as a softmax blend of the candidates and one generated candidate
 (for newly visible regions). The candidates' log-confidences and the keyframes' log-nearness
 (1/distance) are added to the blend logits, so an untrained network already is the
 classical blend (plus the previous output) and training only has to learn corrections.
@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-IN_CHANNELS = 15  # luma + 3 x (a, b, confidence, luma mismatch) + 2 distance planes
-CANDIDATES = 3
+CANDIDATES = 4  # origin, target, previous output, matched
+IN_CHANNELS = 1 + 4 * CANDIDATES + 2  # luma + per candidate (a, b, confidence, luma mismatch) + 2 distance planes
 AB_SCALE = 110.0  # Lab a/b are divided by this before entering the network
 
 
@@ -57,10 +57,30 @@ class FusionNet(nn.Module):
         confs = torch.stack([x[:, 3 + 4 * i] for i in range(CANDIDATES)], 1)  # N x C x H x W
         generated = torch.tanh(out[:, CANDIDATES + 1 :])
         # Prior as in the classical blend: confidence, and 1/distance for the two keyframes (distance
-        # planes are distance/64); the previous output and the generated candidate get no prior.
+        # planes are distance/64); the previous output, the match and the generated candidate get no prior.
         nearness = -torch.log(x[:, IN_CHANNELS - 2 : IN_CHANNELS].clamp_min(1.0 / 64))
-        prior = torch.log(confs + 1e-3) + torch.cat([nearness, torch.zeros_like(nearness[:, :1])], 1)
+        prior = torch.log(confs + 1e-3) + torch.cat([nearness, torch.zeros_like(confs[:, 2:])], 1)
         logits = out[:, : CANDIDATES + 1] + torch.cat([prior, torch.zeros_like(confs[:, :1])], 1)
         weights = torch.softmax(logits, 1)
         cands = torch.cat([cands, generated[:, None]], 1)
         return (weights[:, :, None] * cands).sum(1)
+
+
+def widen(state: dict, bias: float) -> dict:
+    """A FusionNet state dict for this network from one with fewer candidates (the three-candidate
+    network, before matching): the new candidates' input planes get zero weights and their blend
+    logits the constant `bias`. With a very negative bias the result computes exactly what the old
+    network did (the new candidates get no share); with a small one, a starting point for training."""
+    first, head = "enc1.0.0.weight", "head"
+    old = state[f"{head}.weight"].shape[0] - 3  # blend logits of the stored candidates (+ generated, a, b)
+    if old == CANDIDATES:
+        return state
+    state = dict(state)
+    weight = state[first]  # out x (1 + 4 old + 2 distance planes) x 3 x 3
+    zeros = torch.zeros(weight.shape[0], 4 * (CANDIDATES - old), *weight.shape[2:])
+    state[first] = torch.cat([weight[:, : 1 + 4 * old], zeros, weight[:, 1 + 4 * old :]], 1)
+    for name, fill in (("weight", 0.0), ("bias", bias)):
+        value = state[f"{head}.{name}"]
+        added = torch.full((CANDIDATES - old, *value.shape[1:]), fill)
+        state[f"{head}.{name}"] = torch.cat([value[:old], added, value[old:]])
+    return state

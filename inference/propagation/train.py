@@ -5,7 +5,9 @@ A sample is a stretch of a clip: an origin keyframe, a walk of D frames away fro
 The network is unrolled over T consecutive frames of the walk, feeding each step its own
 previous output warped by the flow, exactly as the engine does (the step before the
 window is a stand-in: the classical blend, or that blend pulled toward the truth). Loss:
-L1 on a/b. Candidates come from the same functions the engine uses (features.py).
+MSE (or L1) on a/b. Candidates come from the same functions the engine uses (features.py,
+match.py): the matched candidate is computed from frozen features of the working-resolution
+frames, as at render time.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from inference.media import read_frames
 from .data import PACKED, WORK_LONG_SIDE, load_clip, pack, pack_clip, video_split
 from .engine import WEIGHTS
 from .features import absent, flow_blend, keyframe_chain, network_input, previous_candidate
-from .network import AB_SCALE, FusionNet
+from .match import FeatureMatcher, match
+from .network import AB_SCALE, FusionNet, widen
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / ".train" / "propagation"
 MAX_DISTANCE = 60
@@ -61,7 +64,7 @@ class Walk:
         return np.asarray(self.clip[self._next][i], np.float32), np.asarray(self.clip[self._cnext][i], np.float32)
 
 
-def make_sample(clip, rng: np.random.Generator, steps: int):
+def make_sample(clip, rng: np.random.Generator, steps: int, matcher: FeatureMatcher):
     """One unrollable training sample: per window frame the fixed candidates, plus what the recurrence needs."""
     count = clip["luma"].shape[0]
     two_sided = rng.random() < 0.75
@@ -94,9 +97,14 @@ def make_sample(clip, rng: np.random.Generator, steps: int):
         frames.append(dict(j=j, luma=walk.luma(j), gt=walk.ab(j), origin=origins[j], target=target,
                            to_target=to_target, flow=walk.to_prev(j),
                            blend=flow_blend(origins[j], target, j, to_target)))
+    keys = [(matcher.features(walk.luma(0)), walk.luma(0), walk.ab(0))]
+    if two_sided:
+        keys.append((matcher.features(walk.luma(last)), walk.luma(last), walk.ab(last)))
+    for f in frames:
+        flows = [f["origin"].flow] + ([f["target"].flow] if two_sided else [])
+        f["matched"] = match(f["luma"], matcher.features(f["luma"]), [(*key, flow) for key, flow in zip(keys, flows)])
     if j0 == 1:
-        start_prev = walk.ab(0)
-        start_luma = walk.luma(0)
+        start_prev, start_luma = walk.ab(0), walk.luma(0)
     else:
         # The recurrence's state before the window: at render time it has carried the origin's
         # colors a long way, so it may be stale; half the time it is the origin candidate itself.
@@ -124,7 +132,7 @@ def unroll(model: FusionNet, samples: list[dict], on_step: Callable[[torch.Tenso
             f = s["frames"][t]
             y, x, h, w = s["crop"]
             previous = previous_candidate(prev_ab, prev_luma, f["luma"], *f["flow"])
-            planes = network_input(f["luma"], f["origin"], f["target"], previous, f["j"], f["to_target"])
+            planes = network_input(f["luma"], f["origin"], f["target"], previous, f["matched"], f["j"], f["to_target"])
             inputs.append(planes[:, y : y + h, x : x + w])
             targets.append(f["gt"][y : y + h, x : x + w].transpose(2, 0, 1) / AB_SCALE)
         x_t, y_t = torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets).astype(np.float32))
@@ -143,8 +151,8 @@ def unroll(model: FusionNet, samples: list[dict], on_step: Callable[[torch.Tenso
     return losses
 
 
-def _batch_for(clips, rng, batch, steps):
-    samples = [make_sample(clips[int(rng.integers(len(clips)))], rng, steps) for _ in range(batch)]
+def _batch_for(clips, rng, batch, steps, matcher):
+    samples = [make_sample(clips[int(rng.integers(len(clips)))], rng, steps, matcher) for _ in range(batch)]
     ch = min(s["crop"][2] for s in samples)  # crops must agree in size within a batch
     cw = min(s["crop"][3] for s in samples)
     for s in samples:
@@ -165,10 +173,12 @@ class _Batches(torch.utils.data.IterableDataset):
 
     def __iter__(self):
         cv2.setNumThreads(1)
+        torch.set_num_threads(1)
         clips = [c for c in (load_clip(f) for f in self.folders) if c["luma"].shape[0] >= 3]
         rng = np.random.default_rng(self.seed)
+        matcher = FeatureMatcher(torch.device("cpu"))
         while True:
-            yield _batch_for(clips, rng, self.batch, self.steps)
+            yield _batch_for(clips, rng, self.batch, self.steps, matcher)
 
 
 def validation_clips(log=print):
@@ -209,7 +219,7 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
     folders = pack(log=log)  # training clips only: the split is made when packing
     val_rng = np.random.default_rng(12345)
     val = validation_clips(log)
-    val_batches = [_batch_for(val, val_rng, 8, 4) for _ in range(4)]
+    val_batches = [_batch_for(val, val_rng, 8, 4, FeatureMatcher(torch.device("cpu"))) for _ in range(4)]
     model = FusionNet()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     checkpoint = out / "last.pt"
@@ -221,7 +231,8 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
         step = state["step"]
         log(f"resumed at step {step}")
     elif init:
-        model.load_state_dict(torch.load(init, weights_only=False)["model"])
+        # weights of a network with fewer candidates: each new one starts with a small share
+        model.load_state_dict(widen(torch.load(init, weights_only=False)["model"], bias=-2.0))
         log(f"starting from the weights of {init}")
     # The batch stream is seeded by (seed, step it starts at), so a resumed run is reproducible too.
     loader = torch.utils.data.DataLoader(_Batches(folders, batch, steps, [seed, step]), batch_size=None, collate_fn=_as_is,

@@ -135,7 +135,7 @@ def test_evaluation_does_not_import_the_command_line_module():
     assert subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True).returncode == 0
 
 
-def test_contact_sheet_shows_both_engines(tmp_path, color, capsys):
+def test_contact_sheet_shows_the_shipped_and_new_engines(tmp_path, color, capsys):
     source = tmp_path / "shot.mp4"
     write_video(source, color, 25, codec="libx264", pix_fmt="yuv444p", options={"crf": "10"})
     save(tmp_path / "k0.png", color[0])
@@ -145,9 +145,9 @@ def test_contact_sheet_shows_both_engines(tmp_path, color, capsys):
                  "--keyframe", f"8={tmp_path / 'k8.png'}", "--frames", "0,4,9", "--output", str(out)])
     assert code == 0
     sheet = cv2.imread(str(out))
-    assert sheet.shape[1] == 3 * 96 and sheet.shape[0] == 2 * (64 + 22)  # 3 frames, 2 engines, labels
+    assert sheet.shape[1] == 3 * 96 and sheet.shape[0] == 3 * (64 + 22)  # 3 frames; shipped, new, unrefined; labels
     err = capsys.readouterr()
-    assert "shipped: quality check" in err.out and "new: quality check" in err.out
+    assert all(f"{name}: quality check" in err.out for name in ("shipped", "new", "unrefined"))
     assert main(["evaluate", "propagate-sheet", "--input", str(source), "--keyframe", f"0={tmp_path / 'k0.png'}",
                  "--frames", "0,99", "--output", str(out)]) == 2
     assert "must lie in 0..9" in capsys.readouterr().err
