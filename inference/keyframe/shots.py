@@ -141,11 +141,11 @@ class ShotAnnotation:
 
     def __init__(self, truth, grays, keys, engine: KeyframeColorizer, propagator: ShotPropagator, size: int):
         self.truth, self.grays, self.engine, self.propagator, self.size = truth, grays, engine, propagator, size
-        self.points = {k: [] for k in keys}
-        self.taken = {k: np.zeros(truth[0].shape[:2], bool) for k in keys}
-        self.keyframes = {k: self._colorize(k) for k in keys}
+        self.points, self.taken, self.keyframes, self.stale = {}, {}, {}, set()
+        for key in keys:
+            self.add_keyframe(key)
         self.out: list[np.ndarray | None] = [None] * len(truth)
-        self.stale = set(stretches(len(truth), keys))
+        self.stale = set(stretches(len(truth), self.keyframes))
 
     def _colorize(self, key: int) -> np.ndarray:
         return self.engine.colorize(self.grays[key], Hints(tuple(self.points[key])), long_side=self.size)
@@ -236,9 +236,8 @@ def annotate_shot(truth: list[np.ndarray], grays: list[np.ndarray], keys: list[i
     uint8 luma) keyed at `keys` (frame indices); carry: propose carried points on each keyframe as
     it is first annotated; most_keys: key the worst frame when points stop helping, up to this many
     keyframes (None: never). `progress(result)` is called after each round."""
-    keys = sorted(keys)
     shot = ShotAnnotation(truth, grays, keys, engine, propagator, size)
-    result = ShotResult(keys)
+    result = ShotResult(sorted(keys))
     tolerance = 255.0 * 10 ** (-target / 20)  # the RMS error of a frame exactly at the target
     placed_last = False  # whether the last round placed points (not carried ones, not a keyframe)
     while True:
@@ -255,12 +254,10 @@ def annotate_shot(truth: list[np.ndarray], grays: list[np.ndarray], keys: list[i
             break
         frame = int(np.argmin(scores))
         placed_last = False
-        if stalled and most_keys is not None and len(keys) < most_keys and frame not in keys:
-            keys.append(frame)
-            keys.sort()
+        if stalled and most_keys is not None and len(shot.keyframes) < most_keys and frame not in shot.keyframes:
             shot.add_keyframe(frame)
             continue
-        key = min(keys, key=lambda k: (abs(k - frame), k))
+        key = min(shot.keyframes, key=lambda k: (abs(k - frame), k))
         if carry and not shot.points[key]:  # a keyframe opened for the first time: its carried points
             accepted, dropped = shot.carry(key, tolerance)
             result.dropped += dropped
@@ -274,7 +271,9 @@ def annotate_shot(truth: list[np.ndarray], grays: list[np.ndarray], keys: list[i
         result.points += len(points)
         placed_last = True
         shot.add(key, points)
-    result.ceiling = min(psnr(out, truth[i]) for i, out in propagator.propagate(grays, {k: truth[k] for k in keys}))
+    result.keyframes = sorted(shot.keyframes)
+    true_keys = {k: truth[k] for k in shot.keyframes}
+    result.ceiling = min(psnr(out, truth[i]) for i, out in propagator.propagate(grays, true_keys))
     return result
 
 
