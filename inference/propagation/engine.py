@@ -15,7 +15,7 @@ from inference.media import MIN_FRAME_SIDE
 
 from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, joint_confidence, keyframe_chain,
                        network_input, previous_candidate)
-from .flow import MotionEstimator, consistency, warp
+from .flow import MotionEstimator, consistency, pixel_grid
 from .match import FeatureMatcher, match
 from .network import AB_SCALE, FusionNet, widen
 from .solve import edge_aware_solve
@@ -37,10 +37,19 @@ def borrow_detail(detail: np.ndarray, flow: np.ndarray, weight: np.ndarray) -> n
     """A keyframe's full-resolution chroma detail warped onto a frame by the working-resolution
     flow back to it (scaled up), times the per-pixel weight it gets there."""
     height, width = detail.shape[:2]
-    flow = cv2.resize(flow.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    flow *= np.array([width / weight.shape[1], height / weight.shape[0]], np.float32)
-    weight = cv2.resize(weight.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return warp(detail, flow) * weight[..., None]
+    scale = (width / weight.shape[1], height / weight.shape[0])
+    xs, ys = pixel_grid(height, width)
+    # The sampling maps are built plane by plane at full resolution: a 2-plane flow resized,
+    # scaled and split would cost as much again.
+    maps = []
+    for plane, factor, grid in zip(cv2.split(flow.astype(np.float32)), scale, (xs, ys)):
+        plane = cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)
+        plane *= factor
+        plane += grid
+        maps.append(plane)
+    out = cv2.remap(detail, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out *= cv2.resize(weight.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)[..., None]
+    return out
 
 
 CONFIDENCE_LONG_SIDE = 80  # pixels: the stored confidence map's long side

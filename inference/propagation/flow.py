@@ -32,7 +32,8 @@ class MotionEstimator:
 _GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) pixel coordinates, each H x W float32, cached per size (callers must not write them)."""
     grid = _GRIDS.get((height, width))
     if grid is None:
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -42,14 +43,14 @@ def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample `image` at pixel + flow (bilinear, edges replicated)."""
-    xs, ys = _grid(*flow.shape[:2])
+    xs, ys = pixel_grid(*flow.shape[:2])
     return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def inside(flow: np.ndarray) -> np.ndarray:
     """1 where pixel + flow lands inside the other frame, 0 where it left the picture."""
     height, width = flow.shape[:2]
-    xs, ys = _grid(height, width)
+    xs, ys = pixel_grid(height, width)
     x, y = xs + flow[..., 0], ys + flow[..., 1]
     return ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).astype(np.float32)
 
