@@ -40,6 +40,8 @@ def register(commands, groups):
     t.add_argument("--unroll", type=int, default=3, help="recurrent steps per sample (default 3)")
     t.add_argument("--loss", choices=["mse", "l1"], default="mse", help="a/b loss (default mse)")
     t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
+    t.add_argument("--uncarried-weight", type=float, default=0.0,
+                   help="extra loss weight where the keyframes' flow candidates are unsure (occlusions, new regions)")
     t.add_argument("--init", type=Path, help="start from this checkpoint's weights (a fresh run only)")
     t.add_argument("--out", type=Path, help="checkpoint folder (default .train/propagation)")
     t.add_argument("--weights", type=Path, help="where the trained weights go (default inference/weights/propagation.pt)")
@@ -245,7 +247,8 @@ def train_command(args) -> int:
         train.validation_clips()
         return 0
     train.train(total_steps=args.steps, batch=args.batch, steps=args.unroll, loss=args.loss, lr=args.lr,
-                init=args.init, out=args.out or train.CHECKPOINTS, weights=args.weights)
+                init=args.init, out=args.out or train.CHECKPOINTS, weights=args.weights,
+                uncarried_weight=args.uncarried_weight)
     return 0
 
 

@@ -25,7 +25,7 @@ from inference.media import read_frames
 
 from .data import PACKED, WORK_LONG_SIDE, load_clip, pack, pack_clip, video_split
 from .engine import WEIGHTS
-from .features import absent, flow_blend, keyframe_chain, network_input, previous_candidate
+from .features import absent, flow_blend, fused_confidence, keyframe_chain, network_input, previous_candidate
 from .match import FeatureMatcher, match
 from .network import AB_SCALE, FusionNet, widen
 
@@ -33,8 +33,7 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / ".train" / "propagation"
 MAX_DISTANCE = 60
 CROP = (128, 160)
 # "mse" matches what PSNR measures (a wrong pick costs its square); "l1" was the first stage's.
-LOSSES = {"l1": lambda out, target: (out - target).abs().mean(),
-          "mse": lambda out, target: torch.square(out - target).mean()}
+LOSSES = {"l1": torch.abs, "mse": torch.square}  # per-pixel, of the a/b difference
 
 
 class Walk:
@@ -96,7 +95,8 @@ def make_sample(clip, rng: np.random.Generator, steps: int, matcher: FeatureMatc
         to_target = (last - j) if two_sided else None
         frames.append(dict(j=j, luma=walk.luma(j), gt=walk.ab(j), origin=origins[j], target=target,
                            to_target=to_target, flow=walk.to_prev(j),
-                           blend=flow_blend(origins[j], target, j, to_target)))
+                           blend=flow_blend(origins[j], target, j, to_target),
+                           carried=fused_confidence(origins[j], target, j, to_target)))
     keys = [(matcher.features(walk.luma(0)), walk.luma(0), walk.ab(0))]
     if two_sided:
         keys.append((matcher.features(walk.luma(last)), walk.luma(last), walk.ab(last)))
@@ -116,17 +116,31 @@ def make_sample(clip, rng: np.random.Generator, steps: int, matcher: FeatureMatc
     return dict(frames=frames, prev=start_prev.astype(np.float32), prev_luma=start_luma, crop=(y, x, ch, cw))
 
 
+def pixel_loss(out: torch.Tensor, target: torch.Tensor, carried: torch.Tensor, loss_name: str = "mse",
+               uncarried_weight: float = 0.0) -> torch.Tensor:
+    """The a/b loss of a batch: out and target (B, 2, H, W) in AB_SCALE units, carried (B, H, W) the
+    keyframes' flow candidates' confidence in [0, 1] (`features.fused_confidence`).
+
+    A pixel counts 1 + uncarried_weight * (1 - carried), the weights normalized to a mean of 1:
+    occluded and newly visible pixels are few, and with uniform weights the network learns to
+    carry the nearest keyframe's chroma into them. With uncarried_weight 0 it is the plain mean.
+    """
+    weight = 1.0 + uncarried_weight * (1.0 - carried[:, None])
+    return (LOSSES[loss_name](out - target) * weight).mean() / weight.mean()
+
+
 def unroll(model: FusionNet, samples: list[dict], on_step: Callable[[torch.Tensor], None] | None = None,
-           loss_name: str = "mse"):
+           loss_name: str = "mse", uncarried_weight: float = 0.0):
     """Run the network over every sample's window, each step fed its previous output; returns the loss per step.
 
     Windows may differ in length: each step batches the samples that still have a frame.
+    uncarried_weight: see `pixel_loss`.
     """
     states = [(s["prev"], s["prev_luma"]) for s in samples]
     losses = []
     for t in range(max(len(s["frames"]) for s in samples)):
         active = [i for i, s in enumerate(samples) if len(s["frames"]) > t]
-        inputs, targets = [], []
+        inputs, targets, carried = [], [], []
         for i in active:
             s, (prev_ab, prev_luma) = samples[i], states[i]
             f = s["frames"][t]
@@ -135,9 +149,10 @@ def unroll(model: FusionNet, samples: list[dict], on_step: Callable[[torch.Tenso
             planes = network_input(f["luma"], f["origin"], f["target"], previous, f["matched"], f["j"], f["to_target"])
             inputs.append(planes[:, y : y + h, x : x + w])
             targets.append(f["gt"][y : y + h, x : x + w].transpose(2, 0, 1) / AB_SCALE)
+            carried.append(f["carried"][y : y + h, x : x + w])
         x_t, y_t = torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets).astype(np.float32))
         out = model(x_t)
-        loss = LOSSES[loss_name](out, y_t)
+        loss = pixel_loss(out, y_t, torch.from_numpy(np.stack(carried).astype(np.float32)), loss_name, uncarried_weight)
         if on_step:
             on_step(loss * len(active) / len(samples))
         losses.append(float(loss.detach()))
@@ -211,7 +226,7 @@ def validate(model, val_batches) -> tuple[float, float]:
 
 def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1e-3, out: Path = CHECKPOINTS,
           seed: int = 0, log: Callable[[str], None] = print, weights: Path | None = None, loss: str = "mse",
-          init: Path | None = None) -> Path:
+          init: Path | None = None, uncarried_weight: float = 0.0) -> Path:
     cv2.setNumThreads(1)  # also keeps OpenCV's thread pool out of the data worker
     torch.set_num_threads(1)
     torch.manual_seed(seed)
@@ -248,7 +263,8 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
             group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
         optimizer.zero_grad()
         # truncated through time: each step's recurrent input is detached
-        losses = unroll(model, samples, on_step=lambda value: value.backward(), loss_name=loss)
+        losses = unroll(model, samples, on_step=lambda value: value.backward(), loss_name=loss,
+                        uncarried_weight=uncarried_weight)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
@@ -267,15 +283,17 @@ def train(total_steps: int = 3000, batch: int = 8, steps: int = 3, lr: float = 1
             torch.save(state, out / "last.tmp")
             (out / "last.tmp").replace(checkpoint)
     target = weights or WEIGHTS
-    export(checkpoint, target, unroll=steps, batch=batch, init=init)
+    export(checkpoint, target, unroll=steps, batch=batch, init=init, uncarried_weight=uncarried_weight)
     log(f"weights written to {target}")
     return target
 
 
-def export(checkpoint: Path, target: Path, unroll: int, batch: int, init: Path | None = None) -> None:
+def export(checkpoint: Path, target: Path, unroll: int, batch: int, init: Path | None = None,
+           uncarried_weight: float = 0.0) -> None:
     """Strip a checkpoint to the weights the engine loads."""
     state = torch.load(checkpoint, weights_only=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(step=state["step"], data="shared videos (hash split, 1 in 6 held out) + synthetic photo clips",
-                work_long_side=WORK_LONG_SIDE, unroll=unroll, batch=batch, init=str(init) if init else None)
+                work_long_side=WORK_LONG_SIDE, unroll=unroll, batch=batch, init=str(init) if init else None,
+                uncarried_weight=uncarried_weight)
     torch.save(dict(model=state["model"], config={}, meta=meta), target)

@@ -10,6 +10,7 @@ from inference.propagation.engine import WEIGHTS
 from inference.propagation.evaluate import FIRST_SHIPPED, cdc, psnr, synthetic_shot
 from inference.propagation.match import FeatureMatcher, match
 from inference.propagation.solve import edge_aware_solve
+from inference.propagation.train import pixel_loss
 
 
 @pytest.fixture(scope="module")
@@ -314,3 +315,14 @@ def test_keyframe_plan_is_the_fewest_that_hold_the_level_and_keys_both_sides_of_
     assert steps.shape == (23,) and steps[11] < 0.2 and np.delete(steps, 11).min() > 0.6, steps
     plan = plan_keyframes(steps, 0.3)
     assert len(plan) == 2 and plan[0] < 12 <= plan[1]
+
+
+def test_training_can_weigh_the_pixels_the_keyframes_flow_cannot_reach():
+    target = torch.zeros(1, 2, 2, 2)
+    carried = torch.tensor([[[1.0, 1.0], [0.0, 1.0]]])  # one pixel the flow candidates cannot vouch for
+    wrong_there, wrong_elsewhere = target.clone(), target.clone()
+    wrong_there[0, :, 1, 0] = 1.0
+    wrong_elsewhere[0, :, 0, 0] = 1.0
+    assert pixel_loss(wrong_there, target, carried) == pixel_loss(wrong_elsewhere, target, carried) == 0.25
+    assert pixel_loss(wrong_there, target, carried, uncarried_weight=4.0) > 0.25
+    assert pixel_loss(wrong_elsewhere, target, carried, uncarried_weight=4.0) < 0.25
