@@ -306,7 +306,7 @@ class ShotPropagator:
                 prev = previous_candidate(prev_ab, lumas[order[j - 1]], lumas[index], to_prev[j], conf_prev[j])
                 out = self._fuse(network_input(lumas[index], origin_cand, target_cand, prev, matched, to_origin,
                                                to_target))
-                confidence = joint_confidence(confidence, matched)
+                confidence = joint_confidence(confidence, matched, out)
             prev_ab = np.ascontiguousarray(out, dtype=np.float32)
             # The recurrence keeps feeding the network its own unrefined output (what it was trained on).
             result[index] = edge_aware_solve(lumas[index], prev_ab, confidence) if self.refine else prev_ab

@@ -115,7 +115,13 @@ def fused_confidence(origin: Candidate, target: Candidate, to_origin: int, to_ta
                for cand, share in zip(keyframes, shares)).astype(np.float32)
 
 
-def joint_confidence(fused: np.ndarray, matched: Candidate) -> np.ndarray:
-    """H x W in [0, 1]: the carried chroma's confidence (`fused_confidence`), and where it is not
-    trusted, the match's (a good match still vouches for the region)."""
-    return (fused + (1.0 - fused) * matched.confidence).astype(np.float32)
+AGREEMENT_SCALE = 8.0  # a/b units: a color this far from the matched one is vouched for e^-1 as much
+
+
+def joint_confidence(fused: np.ndarray, matched: Candidate, ab: np.ndarray) -> np.ndarray:
+    """H x W in [0, 1]: how far the frame's fused a/b (H x W x 2) can be trusted -- the carried
+    chroma's confidence (`fused_confidence`), and where that is low, the match's, as far as the
+    fused color agrees with the matched one: a good match vouches for its own color, not for a
+    color the recurrence carried into a region no keyframe sees (a trail, uncovered background)."""
+    agreement = np.exp(-np.square(np.linalg.norm(ab - matched.ab, axis=-1) / AGREEMENT_SCALE))
+    return (fused + (1.0 - fused) * matched.confidence * agreement).astype(np.float32)
