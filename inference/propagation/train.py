@@ -122,8 +122,8 @@ def pixel_loss(out: torch.Tensor, target: torch.Tensor, carried: torch.Tensor, l
     keyframes' flow candidates' confidence in [0, 1] (`features.fused_confidence`).
 
     A pixel counts 1 + uncarried_weight * (1 - carried), the weights normalized to a mean of 1:
-    occluded and newly visible pixels are few, and with uniform weights the network learns to
-    carry the nearest keyframe's chroma into them. With uncarried_weight 0 it is the plain mean.
+    occluded and newly visible pixels are few, so with uniform weights their errors (trails, carried
+    colors in uncovered background) count for little. With uncarried_weight 0 it is the plain mean.
     """
     weight = 1.0 + uncarried_weight * (1.0 - carried[:, None])
     return (LOSSES[loss_name](out - target) * weight).mean() / weight.mean()
