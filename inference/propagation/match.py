@@ -100,5 +100,6 @@ def match(luma: np.ndarray, frame_features: torch.Tensor, keyframes) -> Candidat
     # matched keyframe luma agrees with the frame's.
     mismatch = _cells(luma, (rows, cols)) - matched[..., 2]
     confidence = np.clip((best - LOW) / (HIGH - LOW), 0.0, 1.0) * np.exp(-np.square(mismatch / LUMA_SCALE))
-    full = lambda plane: cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)  # noqa: E731
-    return Candidate(guided_upsample(luma, matched[..., :2], radius=1, eps=1e-3), full(confidence), full(mismatch))
+    confidence, mismatch = (cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)
+                            for plane in (confidence, mismatch))
+    return Candidate(guided_upsample(luma, matched[..., :2], radius=1, eps=1e-3), confidence, mismatch)

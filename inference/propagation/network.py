@@ -16,7 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 
 CANDIDATES = 4  # origin, target, previous output, matched
-IN_CHANNELS = 1 + 4 * CANDIDATES + 2  # luma + per candidate (a, b, confidence, luma mismatch) + 2 distance planes
+PLANES = 4  # per candidate: a, b, confidence, luma mismatch
+IN_CHANNELS = 1 + PLANES * CANDIDATES + 2  # luma, the candidates' planes, 2 distance planes
 AB_SCALE = 110.0  # Lab a/b are divided by this before entering the network
 
 
@@ -53,8 +54,8 @@ class FusionNet(nn.Module):
         d2 = self.dec2(torch.cat([F.interpolate(e3, size=e2.shape[-2:], mode="bilinear", align_corners=False), e2], 1))
         d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[-2:], mode="bilinear", align_corners=False), e1], 1))
         out = F.interpolate(self.head(d1), size=x.shape[-2:], mode="bilinear", align_corners=False)
-        cands = torch.stack([x[:, 1 + 4 * i : 3 + 4 * i] for i in range(CANDIDATES)], 1)  # N x C x 2 x H x W
-        confs = torch.stack([x[:, 3 + 4 * i] for i in range(CANDIDATES)], 1)  # N x C x H x W
+        cands = torch.stack([x[:, 1 + PLANES * i : 3 + PLANES * i] for i in range(CANDIDATES)], 1)  # N x C x 2 x H x W
+        confs = torch.stack([x[:, 3 + PLANES * i] for i in range(CANDIDATES)], 1)  # N x C x H x W
         generated = torch.tanh(out[:, CANDIDATES + 1 :])
         # Prior as in the classical blend: confidence, and 1/distance for the two keyframes (distance
         # planes are distance/64); the previous output, the match and the generated candidate get no prior.
@@ -76,9 +77,10 @@ def widen(state: dict, bias: float) -> dict:
     if old == CANDIDATES:
         return state
     state = dict(state)
-    weight = state[first]  # out x (1 + 4 old + 2 distance planes) x 3 x 3
-    zeros = torch.zeros(weight.shape[0], 4 * (CANDIDATES - old), *weight.shape[2:])
-    state[first] = torch.cat([weight[:, : 1 + 4 * old], zeros, weight[:, 1 + 4 * old :]], 1)
+    weight = state[first]  # out x (1 + PLANES x old + 2 distance planes) x 3 x 3
+    stored = 1 + PLANES * old  # input planes up to the first added candidate's
+    zeros = torch.zeros(weight.shape[0], PLANES * (CANDIDATES - old), *weight.shape[2:])
+    state[first] = torch.cat([weight[:, :stored], zeros, weight[:, stored:]], 1)
     for name, fill in (("weight", 0.0), ("bias", bias)):
         value = state[f"{head}.{name}"]
         added = torch.full((CANDIDATES - old, *value.shape[1:]), fill)
