@@ -305,16 +305,33 @@ def pytest_runtest_teardown(item, nextitem):
         _wait_worker_idle(_session_worker.name)
 
 
-def _wait_worker_idle(name, timeout=30):
+def _wait_worker_idle(name, timeout=90):
+    """Until the worker `name` has no job running, reserved or waiting in its queues' broker lists.
+
+    A worker busy with a render can miss inspect's reply window: no reply is not "idle" (taking
+    it for one let a render's last job deadlock the flush). AssertionError after `timeout` s."""
     from colorproj.celery import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        inspect = app.control.inspect(destination=[name], timeout=1)
-        active, reserved = inspect.active() or {}, inspect.reserved() or {}
-        if not active.get(name) and not reserved.get(name):
+        inspect = app.control.inspect(destination=[name], timeout=2)
+        active, reserved = inspect.active(), inspect.reserved()
+        if active is not None and reserved is not None and not active.get(name) and not reserved.get(name) \
+                and not _queued_jobs():
             return
         time.sleep(0.2)
+    raise AssertionError(f"the Celery worker {name} was still busy {timeout} s after the test")
+
+
+def _queued_jobs() -> int:
+    """Jobs published to the test worker's queues and not yet fetched by it (the Redis broker
+    keeps each queue as a list under the settings' key prefix)."""
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(os.environ["REDIS_URL"])
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
+    return sum(broker.llen(f"{prefix}{queue}") for queue in ("preview", "batch"))
 
 
 def _require_redis():
