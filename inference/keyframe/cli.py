@@ -54,6 +54,8 @@ def register(commands, groups):
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--init", type=Path, default=None,
                    help="without a checkpoint in --run-dir, start from these weights (e.g. the shipped ones)")
+    p.add_argument("--annotated", type=float, default=0.0,
+                   help="share of samples whose points the worst-error annotator places (evaluate effort's)")
     p.set_defaults(func=_train)
 
     p = groups["evaluate"].add_parser("keyframe", help="PSNR / CIEDE2000 / hint fidelity of the engine and Levin")
@@ -192,7 +194,8 @@ def _colorize(args) -> int:
 
 def _train(args) -> int:
     return train(args.images, args.data_dir, args.run_dir, args.weights or WEIGHTS, args.steps, args.batch,
-                 args.crop, args.lr, _device(args.device), args.threads, args.checkpoint_minutes, args.init)
+                 args.crop, args.lr, _device(args.device), args.threads, args.checkpoint_minutes, args.init,
+                 args.annotated)
 
 
 def _evaluate(args) -> int:

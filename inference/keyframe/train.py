@@ -22,10 +22,11 @@ from inference import color
 from inference.metrics import psnr, sha256_file
 from inference.keyframe import data
 from inference.keyframe.bins import ab_bins, rebalance_weights, soft_encode
+from inference.keyframe.effort import peak_points
 from inference.keyframe.engine import START, KeyframeColorizer
 from inference.keyframe.evaluate import simulated_hints
 from inference.keyframe.model import BACKBONE_TAPS, KeyframeNet
-from inference.keyframe.regress import regress, starting_answer, stroke_regions
+from inference.keyframe.regress import Points, regress, starting_answer, stroke_regions
 
 log = logging.getLogger("keyframe.train")
 STRIDES = (8, 16, 32)
@@ -65,21 +66,47 @@ def color_prior(images: np.ndarray, count: int = 400) -> np.ndarray:
     return counts
 
 
-def make_batch(rng, images, feats, indices, crop):
+def annotator_points(rng, feats, luma, ab, regions, per_round: int = 5, max_rounds: int = 8):
+    """Points as the effort benchmark's worst-error annotator places them (`effort.annotate`):
+    rounds of `per_round` 5x5 patches where the result is most wrong, the feature-space
+    regression standing in for the engine's result. Its layouts (points crowded on small,
+    saturated details and edges) are rare among random points, and on them the network's
+    first points used to lower the PSNR. Returns centres (ys, xs) and the regression of the
+    last round's points: (a/b HxWx2, density HxW)."""
+    taken = np.zeros(luma.shape, bool)
+    ys, xs = [], []
+    regressed = regress(feats, luma, Points(np.zeros((0, 2)), np.zeros((0, 2))), regions)
+    for _ in range(int(rng.integers(1, max_rounds + 1))):
+        for y, x in peak_points(((regressed[0] - ab) ** 2).sum(-1), taken, per_round):
+            ys.append(y), xs.append(x)
+        hint, _ = data.point_hints(ab, ys, xs, [5] * len(ys))
+        regressed = regress(feats, luma, data.hint_points(hint, ys, xs), regions)
+    return ys, xs, regressed
+
+
+def make_batch(rng, images, feats, indices, crop, annotated: float = 0.0):
     """A batch of aligned random crops with fresh simulated hints, their cropped backbone
-    features and the engine's starting answer (the points regressed in feature space)."""
+    features and the engine's starting answer (the points regressed in feature space).
+    A share `annotated` of the samples take the worst-error annotator's points
+    (`annotator_points`) instead of random ones."""
     side = images.shape[1]
     planes, feat_batches, starts = [], [[] for _ in feats], []
     for i in indices:
         y, x = (rng.integers(0, (side - crop) // 32 + 1, 2) * 32).tolist()
         sample, points = data.training_sample(rng, images[i, y : y + crop, x : x + crop])
-        planes.append(sample)
         crops = [torch.from_numpy(np.asarray(f[i, :, y // s : (y + crop) // s, x // s : (x + crop) // s], np.float32))
                  for f, s in zip(feats, STRIDES)]
         for out, f in zip(feat_batches, crops):
             out.append(f)
-        luma, boundary = sample[0], sample[4]
-        starts.append(starting_answer(*regress([f[None] for f in crops], luma, points, stroke_regions(boundary))))
+        luma, ab, _, _, boundary = sample
+        regions = stroke_regions(boundary)
+        if rng.random() < annotated:
+            ys, xs, regressed = annotator_points(rng, [f[None] for f in crops], luma, ab, regions)
+            sample = (luma, ab, *data.point_hints(ab, ys, xs, [5] * len(ys)), boundary)
+        else:
+            regressed = regress([f[None] for f in crops], luma, points, regions)
+        planes.append(sample)
+        starts.append(starting_answer(*regressed))
     luma, ab, hint, mask, boundary = (np.stack(p) for p in zip(*planes))
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
     start = tuple(torch.cat(s) for s in zip(*starts))
@@ -171,7 +198,7 @@ def export(model, path: Path, meta: dict):
 
 def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, batch: int = 16, crop: int = 192,
           lr: float = 1e-3, device: str = "cpu", threads: int = 1, checkpoint_minutes: float = 6.0,
-          init: Path | None = None):
+          init: Path | None = None, annotated: float = 0.0):
     torch.set_num_threads(threads)
     run_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "train.log")
@@ -218,7 +245,7 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "history": history},
                    ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
-        meta = {"step": step, "start": START, "batch": batch, "crop": crop, "train_images": len(train_images),
+        meta = {"step": step, "start": START, "batch": batch, "crop": crop, "annotated": annotated, "train_images": len(train_images),
                 "val_images": len(val_images), "validation": history[-1]["val"], "device": device}
         export(model, weights, meta)
         plot_curve(history, run_dir / "loss.png")
@@ -229,7 +256,7 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
     while step < steps:
         for g in opt.param_groups:
             g["lr"] = lr * schedule(step)
-        b = make_batch(rng, train_images, feats, rng.integers(0, len(train_images), batch), crop)
+        b = make_batch(rng, train_images, feats, rng.integers(0, len(train_images), batch), crop, annotated)
         b = [x.to(device) if torch.is_tensor(x) else [f.to(device) for f in x] for x in b]
         reg, cls = losses(model, b, class_weights)
         loss = reg + 0.3 * cls

@@ -169,6 +169,25 @@ def test_training_batches_carry_the_points_regression_as_the_starting_answer(eng
     assert np.allclose(ab[0, :, reached].numpy(), [[40.0], [-25.0]], atol=1e-3)
 
 
+def test_training_can_place_the_points_where_the_worst_error_annotator_would(engine):
+    """The effort benchmark's annotator puts its first points on the most saturated details
+    (against a colorless start), then where the points' regression is still most wrong."""
+    rgb = np.full((64, 64, 3), 128, np.uint8)
+    rgb[8:16, 40:48] = (220, 30, 30)  # a small red detail on gray
+    rgb[44:56, 8:20] = (40, 60, 200)  # a larger blue one
+    ab = color.rgb_to_lab(rgb)[..., 1:]
+    luma = color.to_luma(rgb)
+    with torch.no_grad():
+        feats = engine.model.backbone(torch.from_numpy(luma)[None, None])
+    ys, xs, (regressed, density) = train.annotator_points(np.random.default_rng(0), feats, luma, ab, None,
+                                                         per_round=2, max_rounds=1)
+    details = {(y // 32, x // 32) for y, x in zip(ys, xs)}
+    assert len(ys) == 2 and details == {(0, 1), (1, 0)}  # one point on each detail, none on gray
+    for y, x in ((12, 44), (50, 14)):  # the regression of those points colors each detail
+        assert np.abs(regressed[y, x] - ab[y, x]).max() < 3
+    assert density.shape == luma.shape
+
+
 def test_weights_for_another_starting_answer_are_refused(tmp_path):
     blob = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
     blob["meta"] = {**blob["meta"], "start": "pyramid"}  # trained to correct another first guess
