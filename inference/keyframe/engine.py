@@ -7,11 +7,14 @@
 
 Method "cnn", at the network's size (long side 256, the size it was trained at):
 1. the color points regressed in deep-feature space (`regress`: Nadaraya-Watson over the
-   network's frozen backbone features, position and luma), with their kernel density;
+   network's frozen backbone features, position and luma), with their kernel density; each
+   point reaches only as far as the network without points finds its color plausible
+   (`plausibility`), so that a point on a small saturated object stays on things like it;
 2. the network's colors (a learned correction of that regression, trained on it) and the
    entropy of its a/b-bin distribution;
 3. the two mixed per pixel by a computed confidence (`confidence`: dense points in feature
-   space win, a sure network needs denser points to be overruled);
+   space win, a sure network needs denser points to be overruled, and where the network's
+   answer is far from the points' it is believed);
 4. an edge-aware global solve (`inference.solve`: Levin's affinities, weakly pulled toward
    that mix, hinted pixels fixed, boundary strokes cutting the affinities), by conjugate
    gradients warm-started from the mix.
@@ -20,8 +23,9 @@ entropy where the points do not reach, their disagreement with it where they do)
 next point would help most (`Guidance`).
 The answer is brought to the working size (long side `long_side`, where hints and strokes
 are rasterized) and then to the source size with luma-guided upsampling; hinted pixels are
-set exactly and the source luma is kept exactly. Backbone features and the solve's
-affinities depend on the frame alone and are reused while only the hints change (previews).
+set exactly and the source luma is kept exactly. Backbone features, the network's answer
+without points and the solve's affinities depend on the frame (and strokes) alone and are reused
+while only the points change (previews).
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ from inference.hints import Hints
 from inference.keyframe import raster
 from inference.keyframe.bins import ab_bins
 from inference.keyframe.model import KeyframeNet
-from inference.keyframe.regress import Points, regress, starting_answer, stroke_regions
+from inference.keyframe.regress import Points, plausibility, regress, starting_answer, stroke_regions
 from inference.solve import Affinity
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "keyframe.pt"
@@ -51,6 +55,7 @@ PULL = 0.03  # the solve's pull toward its target, relative to one neighbourhood
 DENSITY_HALF = 1e-4  # the points' kernel density at which the two weigh equally, at typical entropy
 TYPICAL_ENTROPY = 0.65  # the network's usual normalized entropy on photos
 ENTROPY_GAIN = 10.0  # a surer network (lower entropy) needs denser points to be overruled
+AGREEMENT_SCALE = 30.0  # a/b distance (Lab units) at which the network's answer overrules the points' by e
 
 
 # Where to click next: a/b this far apart (Lab units) between the network and the points'
@@ -88,15 +93,18 @@ def uncertainty(entropy: np.ndarray, trust: np.ndarray | None = None, disagreeme
     return ((1 - trust) * np.maximum(entropy, disagreement)).astype(np.float32)
 
 
-def confidence(density: np.ndarray, entropy: np.ndarray) -> np.ndarray:
+def confidence(density: np.ndarray, entropy: np.ndarray, gap: np.ndarray) -> np.ndarray:
     """HxW weight in [0, 1] of the points' regression against the network's own colors.
 
     density: HxW kernel density of the points in feature space (`regress`), entropy: HxW
-    entropy of the network's a/b-bin distribution divided by log(bins), in [0, 1]. The weight
-    is density / (density + half), half growing as the network grows sure of its colors.
+    entropy of the network's a/b-bin distribution divided by log(bins), in [0, 1]; gap: HxW
+    distance between the two's a/b (Lab units). The weight is density / (density + half), half
+    growing as the network grows sure of its colors, times exp(-(gap / AGREEMENT_SCALE)^2): the
+    network sees every point and where they belong, so where it answers far from the
+    regression (a point's color carried onto things unlike it) it is the one believed.
     """
     half = DENSITY_HALF * np.exp(ENTROPY_GAIN * (TYPICAL_ENTROPY - entropy))
-    return (density / (density + half)).astype(np.float32)
+    return (density / (density + half) * np.exp(-(gap / AGREEMENT_SCALE) ** 2)).astype(np.float32)
 
 
 class KeyframeColorizer:
@@ -107,6 +115,7 @@ class KeyframeColorizer:
         self._lock = threading.Lock()
         self._features = (None, None)  # (luma digest, backbone features): previews reuse them
         self._affinities = (None, None)  # (luma and strokes digest, Affinity)
+        self._priors = (None, None)  # (luma and strokes digest, the network's answer without points)
 
     @classmethod
     def load(cls, device: str = "cpu", weights: Path | str = WEIGHTS) -> "KeyframeColorizer":
@@ -156,13 +165,7 @@ class KeyframeColorizer:
         if not (0 <= x <= w - 1 and 0 <= y <= h - 1):
             raise ValueError(f"({x:g}, {y:g}) is outside the {w}x{h} image")
         hints = hints or Hints()
-        planes = self._net_planes(luma, hints, min(long_side, NET_SIDE))
-        inputs = self._tensors(planes)
-        with self._lock, torch.no_grad():
-            feats = self._backbone(inputs[0])
-        points = self._points(hints, luma.shape, planes[0].shape)
-        start = starting_answer(*regress(feats, planes[0], points, stroke_regions(planes[3])))
-        _, _, logits = self._network(inputs, feats, start)
+        *_, (_, _, logits) = self._passes(luma, hints, min(long_side, NET_SIDE))
         return self._likely_colors(logits, luma, x, y, k)
 
     @staticmethod
@@ -205,33 +208,42 @@ class KeyframeColorizer:
         """The engine at the network's size: the network's colors, the points regressed in
         feature space, the two weighed by a computed confidence, then the edge-aware solve.
         Returns (a/b HxWx2, Guidance or None)."""
-        planes = luma_n, hint_n, mask_n, boundary_n = self._net_planes(luma, hints, side)
-        inputs = self._tensors(planes)
-        with self._lock, torch.no_grad():
-            feats = self._backbone(inputs[0])
-        regions = stroke_regions(boundary_n)
-        points = self._points(hints, luma.shape, luma_n.shape)
-        reg, density = regress(feats, luma_n, points, regions)
-        net, entropy, logits = self._network(inputs, feats, starting_answer(reg, density))
-        if regions is not None and mask_n.any():
-            # A region that strokes close off and that holds no point of its own is colored as
-            # if the points beyond its strokes did not exist: a point never crosses a stroke.
-            orphan = (regions > 0) & ~np.isin(regions, np.unique(regions[mask_n > 0]))
-            if orphan.any():
-                free = (inputs[0], torch.zeros_like(inputs[1]), torch.zeros_like(inputs[2]), inputs[3])
-                free_net, free_entropy, _ = self._network(free, feats, starting_answer(0 * reg, 0 * density))
-                net = np.where(orphan[..., None], free_net, net)
-                entropy = np.where(orphan, free_entropy, entropy)
+        (luma_n, hint_n, mask_n, boundary_n), points, (reg, density), (net, entropy, logits) = \
+            self._passes(luma, hints, side)
         if not len(points):
             return net, (self._guidance(uncertainty(entropy), points, logits, luma) if guidance else None)
-        trust = confidence(density, entropy)
+        gap = np.linalg.norm(reg - net, axis=-1)
+        trust = confidence(density, entropy, gap)
         target = trust[..., None] * reg + (1 - trust[..., None]) * net
         ab = self._affinity(luma_n, boundary_n).solve(target, np.ones_like(luma_n), hint_n, mask_n, lam=PULL,
                                                       guess=target)
         if not guidance:
             return ab, None
-        disagreement = np.minimum(np.linalg.norm(reg - net, axis=-1) / DISAGREEMENT_SCALE, 1.0)
+        disagreement = np.minimum(gap / DISAGREEMENT_SCALE, 1.0)
         return ab, self._guidance(uncertainty(entropy, trust, disagreement), points, logits, luma)
+
+    def _passes(self, luma: np.ndarray, hints: Hints, side: int):
+        """The network's planes at its size (`_net_planes`), the points there, their regression
+        (a/b, density) and the network's answer to it (`_network`)."""
+        planes = luma_n, _, mask_n, boundary_n = self._net_planes(luma, hints, side)
+        inputs = self._tensors(planes)
+        with self._lock, torch.no_grad():
+            feats = self._backbone(inputs[0])
+        points = self._points(hints, luma.shape, luma_n.shape)
+        prior = self._hint_free(inputs, feats)
+        if not len(points):
+            return planes, points, (np.zeros_like(prior[0]), np.zeros_like(prior[1])), prior
+        regions = stroke_regions(boundary_n)
+        probs = torch.softmax(prior[2][0].float(), 0)
+        regressed = regress(feats, luma_n, points, regions, reach=plausibility(probs, points, luma_n.shape))
+        net, entropy, logits = self._network(inputs, feats, starting_answer(*regressed))
+        if regions is not None and mask_n.any():
+            # A region that strokes close off and that holds no point of its own is colored as
+            # if the points beyond its strokes did not exist: a point never crosses a stroke.
+            orphan = (regions > 0) & ~np.isin(regions, np.unique(regions[mask_n > 0]))
+            net = np.where(orphan[..., None], prior[0], net)
+            entropy = np.where(orphan, prior[1], entropy)
+        return planes, points, regressed, (net, entropy, logits)
 
     def _guidance(self, unsure: np.ndarray, points: Points, logits: torch.Tensor, luma: np.ndarray) -> Guidance:
         """Guidance from the uncertainty HxW at the network's size (points at that size too)."""
@@ -298,6 +310,21 @@ class KeyframeColorizer:
         """The network's (1,C,H,W) inputs from HxW / HxWxC planes."""
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)
         return tuple((t(a)[None, None] if a.ndim == 2 else t(a).permute(2, 0, 1)[None]) for a in planes)
+
+    def _hint_free(self, inputs, feats):
+        """The network's answer without points (`_network`) for the frame and its strokes: the
+        colors where no point reaches and the prior the points' plausibility is judged by.
+        Depends on the frame and strokes alone: a hint edit reuses it."""
+        luma_t, hint_t, mask_t, boundary_t = inputs
+        digest = hashlib.blake2b(luma_t.cpu().numpy().tobytes() + boundary_t.cpu().numpy().tobytes(),
+                                 digest_size=16).digest()
+        key, answer = self._priors
+        if key != digest:
+            h, w = luma_t.shape[-2:]
+            none = starting_answer(np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32))
+            answer = self._network((luma_t, torch.zeros_like(hint_t), torch.zeros_like(mask_t), boundary_t), feats, none)
+            self._priors = (digest, answer)
+        return answer
 
     def _backbone(self, luma_t: torch.Tensor):
         """Backbone features depend on the luma alone: the live preview edits hints on one keyframe."""

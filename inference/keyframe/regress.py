@@ -11,6 +11,9 @@ the product of three similarities:
 The kernel is 1 at a pixel identical to the point in all three, so the unnormalized sum
 (`density`) says how well the points cover a pixel; the engine turns it into a confidence.
 Points beyond a boundary stroke (in another region the strokes close off) do not count.
+A point reaches a pixel only as far as the network, without points, finds the point's color
+plausible there (`plausibility`): the points' likelihood weighed by the network's prior, so
+that a point on a small red object does not paint a sky the network is sure is blue.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from inference.keyframe.bins import GRID, ab_bins
 
 TEMPERATURE = 0.1
 SIGMA_POSITION = 0.25  # fraction of the long side
@@ -38,10 +43,11 @@ class Points:
 
 
 def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None = None,
-            temperature: float = TEMPERATURE, sigma_position: float = SIGMA_POSITION,
-            sigma_luma: float = SIGMA_LUMA):
+            reach: torch.Tensor | None = None, temperature: float = TEMPERATURE,
+            sigma_position: float = SIGMA_POSITION, sigma_luma: float = SIGMA_LUMA):
     """feats: backbone features, each (1, C, h, w) torch; luma HxW float in [0, 1] at the
-    working size; regions: optional HxW int labels of the areas strokes close off.
+    working size; regions: optional HxW int labels of the areas strokes close off; reach:
+    optional (K, H, W) float factor in [0, 1] on each point's kernel (`plausibility`).
 
     Returns (ab HxWx2 float32 in Lab units, density HxW float32 >= 0). With no points,
     a/b is 0 and the density 0.
@@ -73,6 +79,8 @@ def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None 
     luma_t = torch.from_numpy(luma.astype(np.float32))
     point_luma = torch.from_numpy(smooth[rows, cols])
     logits -= (luma_t[None] - point_luma[:, None, None]) ** 2 / (2 * sigma_luma ** 2)
+    if reach is not None:
+        logits += torch.log(reach.clamp_min(1e-12))
     if regions is not None:
         same = torch.from_numpy(regions[None] == regions[rows, cols][:, None, None])
         logits = torch.where(same, logits, torch.full_like(logits, -torch.inf))
@@ -85,6 +93,27 @@ def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None 
     density = torch.where(finite, total * torch.exp(top), 0.0)
     ab = torch.where(finite[..., None], ab, 0.0)
     return ab.numpy().astype(np.float32), density.numpy().astype(np.float32)
+
+
+def plausibility(probs: torch.Tensor, points: Points, size: tuple[int, int]) -> torch.Tensor:
+    """(K, H, W) float32 in [0, 1]: how plausible each point's color is at every pixel, relative
+    to the point's own pixel and capped at 1 (`regress`'s reach).
+
+    probs: (Q, h, w) the network's a/b-bin distribution without points (Zhang et al. 2016 bins,
+    `bins.ab_bins`), at any resolution; size: (H, W) of the points' frame. A color's
+    plausibility at a pixel is the distribution's mass near it (a Gaussian of one bin width).
+    A color the network finds as likely at a pixel as at the point reaches there fully; one it
+    rules out there (a red point against a sky the network is sure of) hardly at all.
+    """
+    h, w = size
+    centres = torch.from_numpy(ab_bins())
+    near = torch.exp(-torch.cdist(torch.from_numpy(points.ab.astype(np.float32)), centres) ** 2 / (2 * GRID ** 2))
+    mass = torch.einsum("kq,qhw->khw", near, probs.float().cpu())
+    mass = F.interpolate(mass[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+    cols = np.clip(np.round(points.xy[:, 0]).astype(int), 0, w - 1)
+    rows = np.clip(np.round(points.xy[:, 1]).astype(int), 0, h - 1)
+    at_point = mass[torch.arange(len(points)), torch.from_numpy(rows), torch.from_numpy(cols)]
+    return (mass / at_point.clamp_min(1e-12)[:, None, None]).clamp(max=1.0)
 
 
 def starting_answer(ab: np.ndarray, density: np.ndarray):

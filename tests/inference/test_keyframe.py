@@ -7,9 +7,10 @@ import torch
 from inference import color
 from inference.hints import parse_hints
 from inference.keyframe import KeyframeColorizer, train
-from inference.keyframe.engine import WEIGHTS
+from inference.keyframe.engine import WEIGHTS, confidence
 from inference.keyframe.raster import hint_ab
-from inference.keyframe.regress import Points, regress, starting_answer
+from inference.keyframe.bins import ab_bins
+from inference.keyframe.regress import Points, plausibility, regress, starting_answer
 from inference.levin import colorize_ab
 
 
@@ -186,6 +187,59 @@ def test_training_can_place_the_points_where_the_worst_error_annotator_would(eng
     for y, x in ((12, 44), (50, 14)):  # the regression of those points colors each detail
         assert np.abs(regressed[y, x] - ab[y, x]).max() < 3
     assert density.shape == luma.shape
+
+
+def test_a_point_does_not_reach_where_the_network_rules_its_color_out():
+    """A red point among pixels alike in features, position and luma: where the network is sure
+    of blue its color does not go, where the network has no opinion it goes."""
+    h, w = 8, 16
+    bins = ab_bins()
+    probs = torch.full((len(bins), h, w), 1 / len(bins))
+    blue = int(np.argmin(((bins - [10, -50]) ** 2).sum(1)))
+    probs[:, :, : w // 2] = 0
+    probs[blue, :, : w // 2] = 1  # sure of blue on the left, no opinion on the right
+    points = Points(np.array([[12, 4], [2, 4]], np.float32), np.array([[60, 40], [10, -50]], np.float32))
+    reach = plausibility(probs, points, (h, w))
+    assert reach.shape == (2, h, w) and float(reach.max()) <= 1
+    assert float(reach[0, :, : w // 2].max()) < 1e-3 and float(reach[0, :, w // 2:].min()) > 0.99
+    assert float(reach[1, :, : w // 2].min()) > 0.99  # blue, where the network is sure of blue
+
+    feats = [torch.ones(1, 4, 2, 4)]  # every pixel alike
+    luma = np.full((h, w), 0.5, np.float32)
+    spread, _ = regress(feats, luma, points)
+    held, _ = regress(feats, luma, points, reach=reach)
+    assert spread[4, 6, 0] > 20  # without the reach, red crosses to the blue side (blue: a = 10)
+    assert np.abs(held[:, : w // 2] - [10, -50]).max() < 1  # with it, the left stays blue
+    # On the right blue is no likelier than anything else, far less than at its own point: red.
+    assert np.abs(held[:, w // 2:] - [60, 40]).max() < 1
+
+
+def test_where_the_network_answers_far_from_the_points_it_is_believed():
+    """Dense points win where the network agrees with their regression or is unsure; where it
+    answers with another color altogether, the network (which sees every point) wins."""
+    density = np.full((1, 3), 1e-2, np.float32)
+    entropy = np.full((1, 3), 0.65, np.float32)
+    trust = confidence(density, entropy, np.array([[0.0, 10.0, 80.0]], np.float32))
+    assert trust[0, 0] > 0.98 and trust[0, 1] > 0.85 and trust[0, 2] < 0.01
+
+
+def test_a_hint_edit_reuses_the_frames_answer_without_points(engine, monkeypatch):
+    """The network runs without points once per frame and strokes (the prior the points are
+    judged by), and once per edit with them."""
+    calls = []
+    network = engine._network
+    monkeypatch.setattr(engine, "_network", lambda *a: calls.append(1) or network(*a))
+    gray = scene(64, 80)  # a frame no other test used
+    one = parse_hints({"points": [{"x": 20, "y": 10, "color": "#4080d0", "radius": 2}]}, 80, 64)
+    two = parse_hints({"points": [{"x": 20, "y": 10, "color": "#4080d0", "radius": 2},
+                                  {"x": 60, "y": 50, "color": "#c04030", "radius": 2}]}, 80, 64)
+    engine.colorize(gray, one)
+    engine.colorize(gray, two)
+    assert len(calls) == 3
+    stroked = parse_hints({"points": [{"x": 20, "y": 10, "color": "#4080d0", "radius": 2}],
+                           "strokes": [{"points": [[0, 30], [79, 30]], "width": 2}]}, 80, 64)
+    engine.colorize(gray, stroked)
+    assert len(calls) == 5  # new strokes: a new answer without points
 
 
 def test_weights_for_another_starting_answer_are_refused(tmp_path):
