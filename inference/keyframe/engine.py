@@ -321,8 +321,9 @@ class KeyframeColorizer:
         key, answer = self._priors
         if key != digest:
             h, w = luma_t.shape[-2:]
+            planes = (luma_t, torch.zeros_like(hint_t), torch.zeros_like(mask_t), boundary_t)
             none = starting_answer(np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32))
-            answer = self._network((luma_t, torch.zeros_like(hint_t), torch.zeros_like(mask_t), boundary_t), feats, none)
+            answer = self._network(planes, feats, none)
             self._priors = (digest, answer)
         return answer
 
