@@ -28,7 +28,9 @@ def test_the_overlay_follows_the_preview_and_next_point_places_a_point_where_non
     unsure = page.evaluate("() => window.studio.guidance.next")
     assert unsure is not None
 
-    # U tints where the network is least sure; U again clears it.
+    # U tints where the network is least sure; U again clears it. (The canvas draws the preview
+    # that brought the guidance on the next animation frame: read it after that.)
+    redrawn(page)
     plain = page.evaluate(CANVAS_RGB, [unsure["x"], unsure["y"]])
     page.keyboard.press("u")
     redrawn(page)
