@@ -41,6 +41,11 @@ class Points:
     def __len__(self):
         return len(self.xy)
 
+    def pixels(self, h: int, w: int):
+        """(rows, cols) int arrays (K,): the pixel nearest each centre, inside an h x w frame."""
+        return (np.clip(np.round(self.xy[:, 1]).astype(int), 0, h - 1),
+                np.clip(np.round(self.xy[:, 0]).astype(int), 0, w - 1))
+
 
 def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None = None,
             reach: torch.Tensor | None = None, temperature: float = TEMPERATURE,
@@ -74,8 +79,7 @@ def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None 
     dy2 = ((ys[None, :] - xy[:, 1:]) / side) ** 2  # (K, H)
     logits -= (dy2[:, :, None] + dx2[:, None, :]) / (2 * sigma_position ** 2)
     smooth = cv2.blur(luma.astype(np.float32), (3, 3))
-    cols = np.clip(np.round(points.xy[:, 0]).astype(int), 0, w - 1)
-    rows = np.clip(np.round(points.xy[:, 1]).astype(int), 0, h - 1)
+    rows, cols = points.pixels(h, w)
     luma_t = torch.from_numpy(luma.astype(np.float32))
     point_luma = torch.from_numpy(smooth[rows, cols])
     logits -= (luma_t[None] - point_luma[:, None, None]) ** 2 / (2 * sigma_luma ** 2)
@@ -110,8 +114,7 @@ def plausibility(probs: torch.Tensor, points: Points, size: tuple[int, int]) -> 
     near = torch.exp(-torch.cdist(torch.from_numpy(points.ab.astype(np.float32)), centres) ** 2 / (2 * GRID ** 2))
     mass = torch.einsum("kq,qhw->khw", near, probs.float().cpu())
     mass = F.interpolate(mass[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-    cols = np.clip(np.round(points.xy[:, 0]).astype(int), 0, w - 1)
-    rows = np.clip(np.round(points.xy[:, 1]).astype(int), 0, h - 1)
+    rows, cols = points.pixels(h, w)
     at_point = mass[torch.arange(len(points)), torch.from_numpy(rows), torch.from_numpy(cols)]
     return (mass / at_point.clamp_min(1e-12)[:, None, None]).clamp(max=1.0)
 

@@ -71,17 +71,18 @@ def annotator_points(rng, feats, luma, ab, regions, per_round: int = 5, max_roun
     rounds of `per_round` 5x5 patches where the result is most wrong, the feature-space
     regression standing in for the engine's result. Its layouts (points crowded on small,
     saturated details and edges) are rare among random points, and on them the network's
-    first points used to lower the PSNR. Returns centres (ys, xs) and the regression of the
-    last round's points: (a/b HxWx2, density HxW)."""
+    first points used to lower the PSNR. Returns centres (ys, xs), their hint planes (a/b
+    HxWx2, mask HxW; `data.point_hints`) and the regression of the last round's points: (a/b
+    HxWx2, density HxW)."""
     taken = np.zeros(luma.shape, bool)
     ys, xs = [], []
     regressed = regress(feats, luma, Points(np.zeros((0, 2)), np.zeros((0, 2))), regions)
     for _ in range(int(rng.integers(1, max_rounds + 1))):
         for y, x in peak_points(((regressed[0] - ab) ** 2).sum(-1), taken, per_round):
             ys.append(y), xs.append(x)
-        hint, _ = data.point_hints(ab, ys, xs, [5] * len(ys))
-        regressed = regress(feats, luma, data.hint_points(hint, ys, xs), regions)
-    return ys, xs, regressed
+        planes = data.point_hints(ab, ys, xs, [5] * len(ys))
+        regressed = regress(feats, luma, data.hint_points(planes[0], ys, xs), regions)
+    return ys, xs, planes, regressed
 
 
 def make_batch(rng, images, feats, indices, crop, annotated: float = 0.0):
@@ -101,8 +102,8 @@ def make_batch(rng, images, feats, indices, crop, annotated: float = 0.0):
         luma, ab, _, _, boundary = sample
         regions = stroke_regions(boundary)
         if rng.random() < annotated:
-            ys, xs, regressed = annotator_points(rng, [f[None] for f in crops], luma, ab, regions)
-            sample = (luma, ab, *data.point_hints(ab, ys, xs, [5] * len(ys)), boundary)
+            _, _, planes, regressed = annotator_points(rng, [f[None] for f in crops], luma, ab, regions)
+            sample = (luma, ab, *planes, boundary)
         else:
             regressed = regress([f[None] for f in crops], luma, points, regions)
         planes.append(sample)

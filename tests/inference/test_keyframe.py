@@ -180,8 +180,8 @@ def test_training_can_place_the_points_where_the_worst_error_annotator_would(eng
     luma = color.to_luma(rgb)
     with torch.no_grad():
         feats = engine.model.backbone(torch.from_numpy(luma)[None, None])
-    ys, xs, (regressed, density) = train.annotator_points(np.random.default_rng(0), feats, luma, ab, None,
-                                                         per_round=2, max_rounds=1)
+    ys, xs, _, (regressed, density) = train.annotator_points(np.random.default_rng(0), feats, luma, ab, None,
+                                                            per_round=2, max_rounds=1)
     details = {(y // 32, x // 32) for y, x in zip(ys, xs)}
     assert len(ys) == 2 and details == {(0, 1), (1, 0)}  # one point on each detail, none on gray
     for y, x in ((12, 44), (50, 14)):  # the regression of those points colors each detail
