@@ -13,9 +13,9 @@ import torch
 from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
 from inference.media import MIN_FRAME_SIDE
 
-from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, joint_confidence, keyframe_chain,
-                       network_input, previous_candidate)
-from .flow import MotionEstimator, consistency, pixel_grid
+from .features import (MISMATCH_SCALE, Candidate, absent, detail_sources, flow_blend, fused_confidence,
+                       joint_confidence, keyframe_chain, network_input, previous_candidate)
+from .flow import MotionEstimator, consistency, pixel_grid, warp
 from .match import FeatureMatcher, match
 from .network import AB_SCALE, FusionNet, widen
 from .solve import edge_aware_solve
@@ -29,6 +29,10 @@ MIN_SIDE = MIN_FRAME_SIDE
 METHODS = ("cnn", "flow")
 # Luma-guided chroma upsampling; a small window keeps fine chroma detail (chosen on validation clips).
 GUIDE_RADIUS, GUIDE_EPS = 2, 1e-3
+# The solve holds each frame to the previous frame's solved chroma, carried by the flow, with this
+# data weight where the flow is consistent and the luma agrees (a confidence-1 pixel weighs 10):
+# colors stay steady where nothing moved (flicker), and follow the fused chroma where it is sure.
+TEMPORAL = 1.0
 
 Progress = Callable[[int, int], None]
 
@@ -283,7 +287,7 @@ class ShotPropagator:
         steps = ((lumas[order[j]], to_prev[j], conf_prev[j]) for j in range(1, last))
         chain = keyframe_chain(origin_ab, lumas[order[0]], steps)
         result, borrowed, confidences = {}, {}, {}
-        prev_ab = origin_ab
+        prev_ab = solved = origin_ab
         if self.matcher:  # keyframe features for matching, once per stretch
             with self._one_thread():
                 key_features = [(self.matcher.features(lumas[order[0]]), lumas[order[0]], origin_ab)]
@@ -309,7 +313,10 @@ class ShotPropagator:
                 confidence = joint_confidence(confidence, matched, out)
             prev_ab = np.ascontiguousarray(out, dtype=np.float32)
             # The recurrence keeps feeding the network its own unrefined output (what it was trained on).
-            result[index] = edge_aware_solve(lumas[index], prev_ab, confidence) if self.refine else prev_ab
+            if self.refine:
+                held = TEMPORAL * prev.confidence * np.exp(-np.square(prev.mismatch / MISMATCH_SCALE))
+                solved = edge_aware_solve(lumas[index], prev_ab, confidence, previous=(warp(solved, to_prev[j]), held))
+            result[index] = solved if self.refine else prev_ab
             confidences[index] = FrameConfidence.of(confidence)
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first
             borrowed[index] = [(key, cand.flow.astype(np.float16), weight.astype(np.float16))

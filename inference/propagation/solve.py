@@ -72,15 +72,21 @@ class _Lines:
 
 
 def edge_aware_solve(luma: np.ndarray, ab: np.ndarray, confidence: np.ndarray, strength: float | None = None,
-                     sigma: float | None = None, sweeps: int | None = None) -> np.ndarray:
+                     sigma: float | None = None, sweeps: int | None = None,
+                     previous: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Minimise E(x) above for a/b given the frame's luma.
 
     luma: H x W float32 in [0, 1]; ab: H x W x 2 float32 (Lab a/b, the data d); confidence:
-    H x W in [0, 1] (the data weight c, floored at FLOOR). Returns H x W x 2 float32.
-    Raises ValueError when the shapes disagree.
+    H x W in [0, 1] (the data weight c, floored at FLOOR); previous: optional (a/b H x W x 2, weight
+    H x W >= 0), the previous frame's solved a/b warped onto this one and how much to hold to it,
+    a second data term t_i |x_i - p_i|^2 that keeps colors steady from frame to frame (flicker).
+    Returns H x W x 2 float32. Raises ValueError when the shapes disagree.
     """
     if ab.shape[:2] != luma.shape or confidence.shape != luma.shape:
         raise ValueError(f"luma {luma.shape}, a/b {ab.shape} and confidence {confidence.shape} differ in size")
+    if previous is not None and (previous[0].shape != ab.shape or previous[1].shape != luma.shape):
+        raise ValueError(f"the previous frame's a/b {previous[0].shape} and weight {previous[1].shape} do not fit "
+                         f"luma {luma.shape}")
     strength = STRENGTH if strength is None else strength
     sweeps = SWEEPS if sweeps is None else sweeps
     horizontal, vertical = (strength * w for w in edge_weights(luma.astype(np.float32), sigma or SIGMA))
@@ -89,6 +95,10 @@ def edge_aware_solve(luma: np.ndarray, ab: np.ndarray, confidence: np.ndarray, s
     confidence = np.clip(confidence.astype(np.float32), 0.0, 1.0)
     weight = FLOOR + confidence / (1.0 + SURE - confidence)
     rhs = weight[..., None] * ab
+    if previous is not None:  # two quadratic data terms are one: summed weights, weighted mean
+        held = previous[1].astype(np.float32)
+        rhs += held[..., None] * previous[0]
+        weight = weight + held
     rows = _Lines(weight, horizontal, vertical)
     columns = _Lines(np.ascontiguousarray(weight.T), np.ascontiguousarray(vertical.T),
                      np.ascontiguousarray(horizontal.T))

@@ -218,6 +218,26 @@ def test_solve_keeps_confident_chroma_follows_luma_edges_and_removes_blocks():
         edge_aware_solve(luma, ab[:10], confidence)
 
 
+def test_solve_holds_unsure_chroma_to_the_previous_frame_and_sure_chroma_to_its_data():
+    """Flicker: a flat frame whose fused chroma jumped (an unsure left half, a sure right half);
+    the previous frame's solved chroma, carried onto it, holds the unsure half and not the sure one."""
+    luma = np.full((32, 48), 0.5, np.float32)
+    luma[:, 24:] = 0.8  # an edge between the halves
+    ab = np.zeros((32, 48, 2), np.float32)
+    ab[..., 0] = 20.0  # this frame's fused a
+    confidence = np.full((32, 48), 0.05, np.float32)
+    confidence[:, 24:] = 0.99
+    previous = np.zeros_like(ab)
+    previous[..., 0] = 10.0  # what the previous frame showed
+    alone = edge_aware_solve(luma, ab, confidence)
+    assert np.array_equal(edge_aware_solve(luma, ab, confidence, previous=(previous, np.zeros_like(luma))), alone)
+    held = edge_aware_solve(luma, ab, confidence, previous=(previous, np.ones_like(luma)))
+    assert abs(held[16, 8, 0] - 10.0) < 1.5 and abs(alone[16, 8, 0] - 20.0) < 0.5
+    assert abs(held[16, 40, 0] - 20.0) < 1.0  # sure chroma stays
+    with pytest.raises(ValueError, match="do not fit"):
+        edge_aware_solve(luma, ab, confidence, previous=(previous[:8], np.ones_like(luma)))
+
+
 def test_confidence_comes_with_every_frame_and_drops_where_the_flow_cannot_see(cnn, flow):
     """A still scene with one square that jumps: the flow cannot follow it, so the frames
     between the keyframes are trusted less where the square was and is. The feature match finds
