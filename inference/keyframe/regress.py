@@ -72,12 +72,7 @@ def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None 
             s = torch.einsum("ck,chw->khw", at, f[0])
             sim += F.interpolate(s[None], size=(h, w), mode="bilinear", align_corners=False)[0]
     sim /= len(feats)
-    logits = (sim - 1.0) / temperature
-    side = max(h, w)
-    ys, xs = torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32)
-    dx2 = ((xs[None, :] - xy[:, :1]) / side) ** 2  # (K, W)
-    dy2 = ((ys[None, :] - xy[:, 1:]) / side) ** 2  # (K, H)
-    logits -= (dy2[:, :, None] + dx2[:, None, :]) / (2 * sigma_position ** 2)
+    logits = (sim - 1.0) / temperature + _position_logits(points, h, w, sigma_position)
     smooth = cv2.blur(luma.astype(np.float32), (3, 3))
     rows, cols = points.pixels(h, w)
     luma_t = torch.from_numpy(luma.astype(np.float32))
@@ -85,18 +80,34 @@ def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None 
     logits -= (luma_t[None] - point_luma[:, None, None]) ** 2 / (2 * sigma_luma ** 2)
     if reach is not None:
         logits += torch.log(reach.clamp_min(1e-12))
+    return _kernel_mean(logits, points.ab, points, regions)
+
+
+def _position_logits(points: Points, h: int, w: int, sigma: float) -> torch.Tensor:
+    """(K, H, W) log of a Gaussian of the distance to each point, sigma a fraction of the long side."""
+    xy = torch.from_numpy(points.xy.astype(np.float32))
+    side = max(h, w)
+    ys, xs = torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32)
+    dx2 = ((xs[None, :] - xy[:, :1]) / side) ** 2  # (K, W)
+    dy2 = ((ys[None, :] - xy[:, 1:]) / side) ** 2  # (K, H)
+    return -(dy2[:, :, None] + dx2[:, None, :]) / (2 * sigma ** 2)
+
+
+def _kernel_mean(logits: torch.Tensor, values: np.ndarray, points: Points, regions: np.ndarray | None):
+    """The kernel-weighted mean of the points' values (K, 2) under log-kernels (K, H, W), each point
+    kept to its stroke-closed region: (mean HxWx2, kernel sum HxW) float32, both 0 where no point counts."""
     if regions is not None:
+        rows, cols = points.pixels(*logits.shape[1:])
         same = torch.from_numpy(regions[None] == regions[rows, cols][:, None, None])
         logits = torch.where(same, logits, torch.full_like(logits, -torch.inf))
     top = logits.amax(0)
     finite = torch.isfinite(top)
     weights = torch.exp(logits - torch.where(finite, top, 0.0)[None])
     total = weights.sum(0)
-    ab = torch.einsum("khw,kc->hwc", weights, torch.from_numpy(points.ab.astype(np.float32)))
-    ab = ab / total.clamp_min(1e-12)[..., None]
+    mean = torch.einsum("khw,kc->hwc", weights, torch.from_numpy(np.asarray(values, np.float32)))
+    mean = torch.where(finite[..., None], mean / total.clamp_min(1e-12)[..., None], 0.0)
     density = torch.where(finite, total * torch.exp(top), 0.0)
-    ab = torch.where(finite[..., None], ab, 0.0)
-    return ab.numpy().astype(np.float32), density.numpy().astype(np.float32)
+    return mean.numpy().astype(np.float32), density.numpy().astype(np.float32)
 
 
 def plausibility(probs: torch.Tensor, points: Points, size: tuple[int, int]) -> torch.Tensor:
