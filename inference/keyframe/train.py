@@ -26,7 +26,7 @@ from inference.keyframe.effort import peak_points
 from inference.keyframe.engine import START, KeyframeColorizer
 from inference.keyframe.evaluate import simulated_hints
 from inference.keyframe.model import BACKBONE_TAPS, KeyframeNet
-from inference.keyframe.regress import Points, regress, starting_answer, stroke_regions
+from inference.keyframe.regress import Points, plausibility, regress, starting_answer, stroke_regions
 
 log = logging.getLogger("keyframe.train")
 STRIDES = (8, 16, 32)
@@ -66,14 +66,15 @@ def color_prior(images: np.ndarray, count: int = 400) -> np.ndarray:
     return counts
 
 
-def annotator_points(rng, feats, luma, ab, regions, per_round: int = 5, max_rounds: int = 8):
+def annotator_points(rng, feats, luma, ab, regions, per_round: int = 5, max_rounds: int = 8, probs=None):
     """Points as the effort benchmark's worst-error annotator places them (`effort.annotate`):
     rounds of `per_round` 5x5 patches where the result is most wrong, the feature-space
     regression standing in for the engine's result. Its layouts (points crowded on small,
     saturated details and edges) are rare among random points, and on them the network's
-    first points used to lower the PSNR. Returns centres (ys, xs), their hint planes (a/b
-    HxWx2, mask HxW; `data.point_hints`) and the regression of the last round's points: (a/b
-    HxWx2, density HxW)."""
+    first points used to lower the PSNR. probs: optional (Q, h, w) hint-free a/b-bin
+    distribution that limits each point's reach (`regress.plausibility`), as in the engine.
+    Returns centres (ys, xs), their hint planes (a/b HxWx2, mask HxW; `data.point_hints`) and
+    the regression of the last round's points: (a/b HxWx2, density HxW)."""
     taken = np.zeros(luma.shape, bool)
     ys, xs = [], []
     regressed = regress(feats, luma, Points(np.zeros((0, 2)), np.zeros((0, 2))), regions)
@@ -81,38 +82,66 @@ def annotator_points(rng, feats, luma, ab, regions, per_round: int = 5, max_roun
         for y, x in peak_points(((regressed[0] - ab) ** 2).sum(-1), taken, per_round):
             ys.append(y), xs.append(x)
         planes = data.point_hints(ab, ys, xs, [5] * len(ys))
-        regressed = regress(feats, luma, data.hint_points(planes[0], ys, xs), regions)
+        regressed = _regress(feats, luma, data.hint_points(planes[0], ys, xs), regions, probs)
     return ys, xs, planes, regressed
 
 
-def make_batch(rng, images, feats, indices, crop, annotated: float = 0.0):
+def _regress(feats, luma, points, regions, probs):
+    """`regress`, each point's reach limited by the hint-free distribution probs when given."""
+    reach = None if probs is None or not len(points) else plausibility(probs, points, luma.shape)
+    return regress(feats, luma, points, regions, reach=reach)
+
+
+@torch.no_grad()
+def hint_free_probs(model, luma, boundary, feats) -> torch.Tensor:
+    """(B, Q, H/4, W/4) float32: the network's a/b-bin distribution without points, as the engine
+    computes it (`KeyframeColorizer._hint_free`, in eval mode), for a batch: luma and boundary
+    (B, 1, H, W), feats the backbone features of the batch."""
+    was_training, device = model.training, next(model.parameters()).device
+    model.eval()
+    b, _, h, w = luma.shape
+    zeros = lambda c: torch.zeros(b, c, h, w, device=device)
+    _, _, logits = model(luma.to(device), zeros(2), zeros(1), boundary.to(device), (zeros(2), zeros(1)),
+                         with_logits=True, feats=[f.to(device) for f in feats])
+    model.train(was_training)
+    return torch.softmax(logits.float(), 1).cpu()
+
+
+def make_batch(rng, images, feats, indices, crop, annotated: float = 0.0, model=None):
     """A batch of aligned random crops with fresh simulated hints, their cropped backbone
     features and the engine's starting answer (the points regressed in feature space).
     A share `annotated` of the samples take the worst-error annotator's points
-    (`annotator_points`) instead of random ones."""
+    (`annotator_points`) instead of random ones. With `model`, each point reaches only as far
+    as that network without points finds its color plausible (`hint_free_probs`), as in the
+    engine."""
     side = images.shape[1]
-    planes, feat_batches, starts = [], [[] for _ in feats], []
+    samples, point_sets, feat_batches = [], [], [[] for _ in feats]
     for i in indices:
         y, x = (rng.integers(0, (side - crop) // 32 + 1, 2) * 32).tolist()
         sample, points = data.training_sample(rng, images[i, y : y + crop, x : x + crop])
-        crops = [torch.from_numpy(np.asarray(f[i, :, y // s : (y + crop) // s, x // s : (x + crop) // s], np.float32))
-                 for f, s in zip(feats, STRIDES)]
-        for out, f in zip(feat_batches, crops):
-            out.append(f)
-        luma, ab, _, _, boundary = sample
-        regions = stroke_regions(boundary)
-        if rng.random() < annotated:
-            _, _, planes, regressed = annotator_points(rng, [f[None] for f in crops], luma, ab, regions)
-            sample = (luma, ab, *planes, boundary)
-        else:
-            regressed = regress([f[None] for f in crops], luma, points, regions)
-        planes.append(sample)
-        starts.append(starting_answer(*regressed))
-    luma, ab, hint, mask, boundary = (np.stack(p) for p in zip(*planes))
+        for out, f, s in zip(feat_batches, feats, STRIDES):
+            out.append(torch.from_numpy(np.asarray(f[i, :, y // s : (y + crop) // s, x // s : (x + crop) // s],
+                                                   np.float32)))
+        samples.append(sample)
+        point_sets.append(points)
+    feat_batches = [torch.stack(f) for f in feat_batches]
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
+    luma, boundary = (t(np.stack([s[k] for s in samples]))[:, None] for k in (0, 4))
+    probs = hint_free_probs(model, luma, boundary, feat_batches) if model is not None else [None] * len(samples)
+    planes, starts = [], []
+    for j, ((luma_j, ab, hint, mask, boundary_j), points) in enumerate(zip(samples, point_sets)):
+        crops = [f[j : j + 1] for f in feat_batches]
+        regions = stroke_regions(boundary_j)
+        if rng.random() < annotated:
+            _, _, (hint, mask), regressed = annotator_points(rng, crops, luma_j, ab, regions, probs=probs[j])
+        else:
+            regressed = _regress(crops, luma_j, points, regions, probs[j])
+        planes.append((ab, hint, mask))
+        starts.append(starting_answer(*regressed))
+    ab, hint, mask = (np.stack(p) for p in zip(*planes))
     start = tuple(torch.cat(s) for s in zip(*starts))
-    return (t(luma)[:, None], t(ab).permute(0, 3, 1, 2), t(hint).permute(0, 3, 1, 2), t(mask)[:, None],
-            t(boundary)[:, None], [torch.stack(f) for f in feat_batches], start)
+    return (luma, t(ab).permute(0, 3, 1, 2), t(hint).permute(0, 3, 1, 2), t(mask)[:, None], boundary,
+            feat_batches, start)
 
 
 def losses(model, batch, class_weights):
@@ -246,7 +275,7 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "history": history},
                    ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
-        meta = {"step": step, "start": START, "batch": batch, "crop": crop, "annotated": annotated,
+        meta = {"step": step, "start": START, "reach": "plausibility", "batch": batch, "crop": crop, "annotated": annotated,
                 "train_images": len(train_images), "val_images": len(val_images), "validation": history[-1]["val"],
                 "device": device}
         export(model, weights, meta)
@@ -258,7 +287,7 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
     while step < steps:
         for g in opt.param_groups:
             g["lr"] = lr * schedule(step)
-        b = make_batch(rng, train_images, feats, rng.integers(0, len(train_images), batch), crop, annotated)
+        b = make_batch(rng, train_images, feats, rng.integers(0, len(train_images), batch), crop, annotated, model)
         b = [x.to(device) if torch.is_tensor(x) else [f.to(device) for f in x] for x in b]
         reg, cls = losses(model, b, class_weights)
         loss = reg + 0.3 * cls

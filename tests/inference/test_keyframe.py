@@ -170,6 +170,31 @@ def test_training_batches_carry_the_points_regression_as_the_starting_answer(eng
     assert np.allclose(ab[0, :, reached].numpy(), [[40.0], [-25.0]], atol=1e-3)
 
 
+def test_training_limits_each_points_reach_by_the_networks_prior_as_the_engine_does(engine):
+    """Training sees the starting answer the engine computes: the hint-free distribution is the
+    engine's, and with it the points reach no further (and somewhere less far) than without."""
+    rng_images = np.random.default_rng(5)
+    images = np.stack([np.dstack([scene(64, 64), scene(64, 64)[::-1], scene(64, 64)[:, ::-1]]),
+                       rng_images.integers(0, 256, (64, 64, 3), dtype=np.uint8)])
+    luma = np.stack([color.to_luma(im) for im in images])
+    with torch.no_grad():
+        feats = [f.numpy() for f in engine.model.backbone(torch.from_numpy(luma)[:, None])]
+    luma_t = torch.from_numpy(luma[:1])[:, None]
+    inputs = (luma_t, torch.zeros(1, 2, 64, 64), torch.zeros(1, 1, 64, 64), torch.zeros(1, 1, 64, 64))
+    engine._priors = (None, None)
+    *_, logits = engine._hint_free(inputs, [torch.from_numpy(f[:1]) for f in feats])
+    probs = train.hint_free_probs(engine.model, luma_t, inputs[3], [torch.from_numpy(f[:1]) for f in feats])
+    assert torch.allclose(probs, torch.softmax(logits.float(), 1), atol=1e-5)
+    assert engine.model.training is False  # left as it was
+
+    plain = train.make_batch(np.random.default_rng(2), images, feats, [0, 1, 0, 1], 64)
+    limited = train.make_batch(np.random.default_rng(2), images, feats, [0, 1, 0, 1], 64, model=engine.model)
+    for a, b in zip(plain[:4], limited[:4]):
+        assert torch.equal(a, b)  # the same samples and points
+    support, held = plain[-1][1], limited[-1][1]
+    assert bool((held <= support + 1e-6).all()) and float((support - held).max()) > 0.01
+
+
 def test_training_can_place_the_points_where_the_worst_error_annotator_would(engine):
     """The effort benchmark's annotator puts its first points on the most saturated details
     (against a colorless start), then where the points' regression is still most wrong."""
@@ -248,3 +273,4 @@ def test_weights_for_another_starting_answer_are_refused(tmp_path):
     torch.save(blob, tmp_path / "other.pt")
     with pytest.raises(RuntimeError, match="do not match"):
         KeyframeColorizer.load(weights=tmp_path / "other.pt")
+
