@@ -275,9 +275,9 @@ def train(folders, data_dir: Path, run_dir: Path, weights: Path, steps: int, bat
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "history": history},
                    ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
-        meta = {"step": step, "start": START, "reach": "plausibility", "batch": batch, "crop": crop, "annotated": annotated,
-                "train_images": len(train_images), "val_images": len(val_images), "validation": history[-1]["val"],
-                "device": device}
+        meta = {"step": step, "start": START, "reach": "plausibility", "batch": batch, "crop": crop,
+                "annotated": annotated, "train_images": len(train_images), "val_images": len(val_images),
+                "validation": history[-1]["val"], "device": device}
         export(model, weights, meta)
         plot_curve(history, run_dir / "loss.png")
         (run_dir / "history.json").write_text(json.dumps(history))
