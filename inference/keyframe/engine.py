@@ -14,7 +14,9 @@ Method "cnn", at the network's size (long side 256, the size it was trained at):
    entropy of its a/b-bin distribution;
 3. the two mixed per pixel by a computed confidence (`confidence`: dense points in feature
    space win, a sure network needs denser points to be overruled, and where the network's
-   answer is far from the points' it is believed);
+   answer is far from the points' it is believed); where the points do not reach, the
+   network's colors move by a share of what the points say it got wrong about the whole frame
+   (`residual_shift`: each point's color minus the network's without points, spread widely);
 4. an edge-aware global solve (`inference.solve`: Levin's affinities, weakly pulled toward
    that mix, hinted pixels fixed, boundary strokes cutting the affinities), by conjugate
    gradients warm-started from the mix.
@@ -43,7 +45,8 @@ from inference.hints import Hints
 from inference.keyframe import raster
 from inference.keyframe.bins import ab_bins
 from inference.keyframe.model import KeyframeNet
-from inference.keyframe.regress import Points, plausibility, regress, starting_answer, stroke_regions
+from inference.keyframe.regress import (Points, plausibility, regress, residual_shift, starting_answer,
+                                        stroke_regions)
 from inference.solve import Affinity
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "keyframe.pt"
@@ -56,6 +59,9 @@ DENSITY_HALF = 1e-4  # the points' kernel density at which the two weigh equally
 TYPICAL_ENTROPY = 0.65  # the network's usual normalized entropy on photos
 ENTROPY_GAIN = 10.0  # a surer network (lower entropy) needs denser points to be overruled
 AGREEMENT_SCALE = 30.0  # a/b distance (Lab units) at which the network's answer overrules the points' by e
+# Where the points do not reach, the network's colors move by this share of the points' residual
+# against its colors without points (`regress.residual_shift`; chosen on training-split photos).
+RESIDUAL_SHARE = 0.4
 
 
 # Where to click next: a/b this far apart (Lab units) between the network and the points'
@@ -208,13 +214,13 @@ class KeyframeColorizer:
         """The engine at the network's size: the network's colors, the points regressed in
         feature space, the two weighed by a computed confidence, then the edge-aware solve.
         Returns (a/b HxWx2, Guidance or None)."""
-        (luma_n, hint_n, mask_n, boundary_n), points, (reg, density), (net, entropy, logits) = \
+        (luma_n, hint_n, mask_n, boundary_n), points, (reg, density, shift), (net, entropy, logits) = \
             self._passes(luma, hints, side)
         if not len(points):
             return net, (self._guidance(uncertainty(entropy), points, logits, luma) if guidance else None)
         gap = np.linalg.norm(reg - net, axis=-1)
         trust = confidence(density, entropy, gap)
-        target = trust[..., None] * reg + (1 - trust[..., None]) * net
+        target = trust[..., None] * reg + (1 - trust[..., None]) * (net + RESIDUAL_SHARE * shift)
         ab = self._affinity(luma_n, boundary_n).solve(target, np.ones_like(luma_n), hint_n, mask_n, lam=PULL,
                                                       guess=target)
         if not guidance:
@@ -224,7 +230,8 @@ class KeyframeColorizer:
 
     def _passes(self, luma: np.ndarray, hints: Hints, side: int):
         """The network's planes at its size (`_net_planes`), the points there, their regression
-        (a/b, density) and the network's answer to it (`_network`)."""
+        (a/b, density) with their residual shift (`regress.residual_shift`), and the network's
+        answer to the regression (`_network`)."""
         planes = luma_n, _, mask_n, boundary_n = self._net_planes(luma, hints, side)
         inputs = self._tensors(planes)
         with self._lock, torch.no_grad():
@@ -232,10 +239,12 @@ class KeyframeColorizer:
         points = self._points(hints, luma.shape, luma_n.shape)
         prior = self._hint_free(inputs, feats)
         if not len(points):
-            return planes, points, (np.zeros_like(prior[0]), np.zeros_like(prior[1])), prior
+            return planes, points, (np.zeros_like(prior[0]), np.zeros_like(prior[1]), np.zeros_like(prior[0])), prior
         regions = stroke_regions(boundary_n)
         probs = torch.softmax(prior[2][0].float(), 0)
         regressed = regress(feats, luma_n, points, regions, reach=plausibility(probs, points, luma_n.shape))
+        rows, cols = points.pixels(*luma_n.shape)
+        shift = residual_shift(points, points.ab - prior[0][rows, cols], luma_n.shape, regions)
         net, entropy, logits = self._network(inputs, feats, starting_answer(*regressed))
         if regions is not None and mask_n.any():
             # A region that strokes close off and that holds no point of its own is colored as
@@ -243,7 +252,7 @@ class KeyframeColorizer:
             orphan = (regions > 0) & ~np.isin(regions, np.unique(regions[mask_n > 0]))
             net = np.where(orphan[..., None], prior[0], net)
             entropy = np.where(orphan, prior[1], entropy)
-        return planes, points, regressed, (net, entropy, logits)
+        return planes, points, (*regressed, shift), (net, entropy, logits)
 
     def _guidance(self, unsure: np.ndarray, points: Points, logits: torch.Tensor, luma: np.ndarray) -> Guidance:
         """Guidance from the uncertainty HxW at the network's size (points at that size too)."""

@@ -29,6 +29,7 @@ from inference.keyframe.bins import GRID, ab_bins
 TEMPERATURE = 0.1
 SIGMA_POSITION = 0.25  # fraction of the long side
 SIGMA_LUMA = 0.1
+SIGMA_RESIDUAL = 1.0  # fraction of the long side: the residual shift is nearly global
 SUPPORT_HALF = 1e-4  # the points' density at which the network's support input is 0.5
 
 
@@ -81,6 +82,23 @@ def regress(feats, luma: np.ndarray, points: Points, regions: np.ndarray | None 
     if reach is not None:
         logits += torch.log(reach.clamp_min(1e-12))
     return _kernel_mean(logits, points.ab, points, regions)
+
+
+def residual_shift(points: Points, residual: np.ndarray, size: tuple[int, int], regions: np.ndarray | None = None,
+                   sigma: float = SIGMA_RESIDUAL) -> np.ndarray:
+    """HxWx2 float32 (Lab units): the points' residuals against the network's colors without
+    points, spread over the frame by a wide Gaussian of position (a kernel-weighted mean).
+
+    residual: (K, 2) each point's a/b minus the hint-free network's a/b at its pixel; size (H, W);
+    regions as in `regress` (a residual stays in its stroke-closed region; 0 in a region without
+    points); sigma: fraction of the long side. One point says what the network got wrong about the
+    whole picture (a tint, a season, a film stock) as well as about its own object; the engine
+    takes a share of this for the pixels its points do not reach. 0 without points.
+    """
+    h, w = size
+    if not len(points):
+        return np.zeros((h, w, 2), np.float32)
+    return _kernel_mean(_position_logits(points, h, w, sigma), residual, points, regions)[0]
 
 
 def _position_logits(points: Points, h: int, w: int, sigma: float) -> torch.Tensor:

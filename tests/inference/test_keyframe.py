@@ -10,7 +10,7 @@ from inference.keyframe import KeyframeColorizer, train
 from inference.keyframe.engine import WEIGHTS, confidence
 from inference.keyframe.raster import hint_ab
 from inference.keyframe.bins import ab_bins
-from inference.keyframe.regress import Points, plausibility, regress, starting_answer
+from inference.keyframe.regress import Points, plausibility, regress, residual_shift, starting_answer, stroke_regions
 from inference.levin import colorize_ab
 
 
@@ -274,3 +274,36 @@ def test_weights_for_another_starting_answer_are_refused(tmp_path):
     with pytest.raises(RuntimeError, match="do not match"):
         KeyframeColorizer.load(weights=tmp_path / "other.pt")
 
+
+def test_the_points_residual_is_spread_within_its_stroke_region():
+    """One point's residual is the shift everywhere it counts; strokes keep residuals apart, and a
+    region without points gets none."""
+    points = Points(np.array([[4.0, 4.0], [28.0, 4.0]], np.float32), np.zeros((2, 2), np.float32))
+    residual = np.array([[10.0, -5.0], [-20.0, 0.0]], np.float32)
+    one = residual_shift(Points(points.xy[:1], points.ab[:1]), residual[:1], (24, 32))
+    assert np.allclose(one, [10.0, -5.0], atol=1e-4)
+    boundary = np.zeros((24, 32), np.float32)
+    boundary[:, 16] = 1  # left | right
+    boundary[16, 17:] = 1  # the right half split: top (with the point) / bottom (none)
+    shift = residual_shift(points, residual, (24, 32), stroke_regions(boundary))
+    assert np.allclose(shift[8, 2], [10.0, -5.0], atol=1e-4) and np.allclose(shift[20, 10], [10.0, -5.0], atol=1e-4)
+    assert np.allclose(shift[8, 30], [-20.0, 0.0], atol=1e-4)
+    assert np.allclose(shift[22, 30], 0.0)
+    assert not residual_shift(Points(np.zeros((0, 2)), np.zeros((0, 2))), np.zeros((0, 2)), (24, 32)).any()
+
+
+def test_one_point_tells_the_engine_what_it_got_wrong_far_from_the_point(engine, monkeypatch):
+    """A point far from its colors' usual place: where the point does not reach, the network's
+    colors move toward what the point says they lack, by a share of it."""
+    from inference.keyframe import engine as module
+
+    gray = scene()
+    hints = parse_hints({"points": [{"x": 20, "y": 10, "color": "#b06030", "radius": 2}]}, 128, 96)
+    shifted = chroma_ab(engine.colorize(gray, hints))
+    monkeypatch.setattr(module, "RESIDUAL_SHARE", 0.0)
+    plain = chroma_ab(engine.colorize(gray, hints))
+    prior = chroma_ab(engine.colorize(gray, None))
+    residual = hint_ab((0xb0, 0x60, 0x30)) - prior[10, 20]
+    far = (slice(70, 90), slice(90, 120))  # the textured ground, far from the sky point
+    moved = (shifted[far] - plain[far]).reshape(-1, 2).mean(0)
+    assert np.dot(moved, residual) > 0.1 * np.dot(residual, residual) * module.RESIDUAL_SHARE
