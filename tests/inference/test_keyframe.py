@@ -290,6 +290,13 @@ def test_the_points_residual_is_spread_within_its_stroke_region():
     assert np.allclose(shift[8, 30], [-20.0, 0.0], atol=1e-4)
     assert np.allclose(shift[22, 30], 0.0)
     assert not residual_shift(Points(np.zeros((0, 2)), np.zeros((0, 2))), np.zeros((0, 2)), (24, 32)).any()
+    # Without strokes the spread is computed separably: the same as within one region covering all.
+    rng = np.random.default_rng(1)
+    many = Points(rng.uniform(0, 32, (30, 2)).astype(np.float32), np.zeros((30, 2), np.float32))
+    residuals = rng.normal(0, 10, (30, 2)).astype(np.float32)
+    whole = np.ones((24, 32), np.int32)
+    assert np.allclose(residual_shift(many, residuals, (24, 32)), residual_shift(many, residuals, (24, 32), whole),
+                       atol=1e-4)
 
 
 def test_one_point_tells_the_engine_what_it_got_wrong_far_from_the_point(engine, monkeypatch):
