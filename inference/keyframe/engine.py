@@ -239,7 +239,8 @@ class KeyframeColorizer:
         points = self._points(hints, luma.shape, luma_n.shape)
         prior = self._hint_free(inputs, feats)
         if not len(points):
-            return planes, points, (np.zeros_like(prior[0]), np.zeros_like(prior[1]), np.zeros_like(prior[0])), prior
+            nothing = (np.zeros_like(prior[0]), np.zeros_like(prior[1]), np.zeros_like(prior[0]))
+            return planes, points, nothing, prior
         regions = stroke_regions(boundary_n)
         probs = torch.softmax(prior[2][0].float(), 0)
         regressed = regress(feats, luma_n, points, regions, reach=plausibility(probs, points, luma_n.shape))

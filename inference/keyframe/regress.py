@@ -101,9 +101,9 @@ def residual_shift(points: Points, residual: np.ndarray, size: tuple[int, int], 
     if regions is None:
         # The Gaussian is separable: sums over the points are two small matrix products (a live
         # preview with 50 points would otherwise spend 60 ms here).
-        side = max(h, w)
-        gy = np.exp(-((np.arange(h, dtype=np.float32)[:, None] - points.xy[None, :, 1]) / side) ** 2 / (2 * sigma ** 2))
-        gx = np.exp(-((np.arange(w, dtype=np.float32)[None, :] - points.xy[:, :1]) / side) ** 2 / (2 * sigma ** 2))
+        scale = 2 * (sigma * max(h, w)) ** 2
+        gy = np.exp(-(np.arange(h, dtype=np.float32)[:, None] - points.xy[None, :, 1]) ** 2 / scale)  # (H, K)
+        gx = np.exp(-(np.arange(w, dtype=np.float32)[None, :] - points.xy[:, :1]) ** 2 / scale)  # (K, W)
         values = np.concatenate([np.asarray(residual, np.float32), np.ones((len(points), 1), np.float32)], 1)
         sums = np.stack([(gy * v) @ gx for v in values.T], -1)  # (H, W, 3): weighted residual a, b; weight
         if sums[..., 2].min() > 1e-20:

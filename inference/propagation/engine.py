@@ -315,7 +315,8 @@ class ShotPropagator:
             # The recurrence keeps feeding the network its own unrefined output (what it was trained on).
             if self.refine:
                 held = TEMPORAL * prev.confidence * np.exp(-np.square(prev.mismatch / MISMATCH_SCALE))
-                solved = edge_aware_solve(lumas[index], prev_ab, confidence, previous=(warp(solved, to_prev[j]), held))
+                solved = edge_aware_solve(lumas[index], prev_ab, confidence,
+                                          previous=(warp(solved, to_prev[j]), held))
             result[index] = solved if self.refine else prev_ab
             confidences[index] = FrameConfidence.of(confidence)
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first

@@ -2,7 +2,8 @@
 
 After fusion, a frame's a/b is the data term of
 
-    E(x) = sum_i c_i |x_i - d_i|^2 + strength * sum_(i,j neighbours) w_ij |x_i - x_j|^2,
+    E(x) = sum_i c_i |x_i - d_i|^2 + sum_i t_i |x_i - p_i|^2
+           + strength * sum_(i,j neighbours) w_ij |x_i - x_j|^2,
     w_ij = exp(-((luma_i - luma_j) / sigma)^2)
 
 (the weighted-least-squares colorization of Levin et al. 2004 with a per-pixel data weight, as
@@ -10,7 +11,9 @@ the keyframe engine's solve; Farbman et al. 2008). Where the carried chroma is c
 (c near 1) and the frame has edges, x stays at d; where the luma is flat, chroma edges the
 frame does not have (blocks of the flow field) are smoothed away; where confidence is low
 (occlusions, trails, newly visible regions), the color comes from confident pixels of the same
-region and stops at the frame's edges.
+region and stops at the frame's edges. The optional second data term holds each pixel to p, the
+previous frame's solved chroma carried onto this one (weight t: how well the flow holds there), so
+that chroma the fusion is unsure of does not change from frame to frame (flicker).
 
 Solved by alternating line relaxation: all rows at once as one tridiagonal system (the
 vertical terms taken from the current estimate), then all columns, repeated. Each pass is one
