@@ -279,12 +279,16 @@ class KeyframeColorizer:
               round(float(np.clip((y + 0.5) * src_h / h - 0.5, 0, src_h - 1)), 1))
         return Guidance(heat, at, self._likely_colors(logits, luma, *at, k=5))
 
-    def _network(self, inputs, feats, start):
+    def _network(self, inputs, feats, start=None):
         """(a/b HxWx2, normalized entropy HxW of the a/b-bin distribution) at the inputs' size,
-        and the bin logits (1, bins, H/4, W/4); start: `regress.starting_answer`."""
-        start = tuple(t.to(self.device) for t in start)
+        and the bin logits (1, bins, H/4, W/4); start: `regress.starting_answer`, or None for the
+        network without points (`KeyframeNet.without_points`: the inputs' hint planes unused)."""
         with self._lock, torch.no_grad():
-            ab, _, logits = self.model(*inputs, with_logits=True, feats=feats, start=start)
+            if start is None:
+                ab, _, logits = self.model.without_points(inputs[0], inputs[3], feats)
+            else:
+                start = tuple(t.to(self.device) for t in start)
+                ab, _, logits = self.model(*inputs, with_logits=True, feats=feats, start=start)
             log_p = torch.log_softmax(logits.float(), 1)
             entropy = -(log_p.exp() * log_p).sum(1, keepdim=True) / np.log(logits.shape[1])
             entropy = torch.nn.functional.interpolate(entropy, size=ab.shape[-2:], mode="bilinear", align_corners=False)
@@ -325,15 +329,12 @@ class KeyframeColorizer:
         """The network's answer without points (`_network`) for the frame and its strokes: the
         colors where no point reaches and the prior the points' plausibility is judged by.
         Depends on the frame and strokes alone: a hint edit reuses it."""
-        luma_t, hint_t, mask_t, boundary_t = inputs
+        luma_t, _, _, boundary_t = inputs
         digest = hashlib.blake2b(luma_t.cpu().numpy().tobytes() + boundary_t.cpu().numpy().tobytes(),
                                  digest_size=16).digest()
         key, answer = self._priors
         if key != digest:
-            h, w = luma_t.shape[-2:]
-            planes = (luma_t, torch.zeros_like(hint_t), torch.zeros_like(mask_t), boundary_t)
-            none = starting_answer(np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32))
-            answer = self._network(planes, feats, none)
+            answer = self._network(inputs, feats)
             self._priors = (digest, answer)
         return answer
 

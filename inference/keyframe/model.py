@@ -119,3 +119,10 @@ class KeyframeNet(nn.Module):
         ab = prop + delta
         ab = mask * hint_n + (1 - mask) * ab
         return ab * AB_SCALE, prop * AB_SCALE, logits
+
+    def without_points(self, luma, boundary, feats=None):
+        """`forward` with no color points (zero hint planes and starting answer), with logits: the
+        network's automatic colors for luma and boundary (B,1,H,W)."""
+        b, _, h, w = luma.shape
+        zeros = lambda c: luma.new_zeros(b, c, h, w)
+        return self.forward(luma, zeros(2), zeros(1), boundary, (zeros(2), zeros(1)), with_logits=True, feats=feats)

@@ -95,14 +95,11 @@ def _regress(feats, luma, points, regions, probs):
 @torch.no_grad()
 def hint_free_probs(model, luma, boundary, feats) -> torch.Tensor:
     """(B, Q, H/4, W/4) float32: the network's a/b-bin distribution without points, as the engine
-    computes it (`KeyframeColorizer._hint_free`, in eval mode), for a batch: luma and boundary
+    computes it (`KeyframeNet.without_points`, in eval mode), for a batch: luma and boundary
     (B, 1, H, W), feats the backbone features of the batch."""
     was_training, device = model.training, next(model.parameters()).device
     model.eval()
-    b, _, h, w = luma.shape
-    zeros = lambda c: torch.zeros(b, c, h, w, device=device)
-    _, _, logits = model(luma.to(device), zeros(2), zeros(1), boundary.to(device), (zeros(2), zeros(1)),
-                         with_logits=True, feats=[f.to(device) for f in feats])
+    _, _, logits = model.without_points(luma.to(device), boundary.to(device), [f.to(device) for f in feats])
     model.train(was_training)
     return torch.softmax(logits.float(), 1).cpu()
 

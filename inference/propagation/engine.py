@@ -13,8 +13,8 @@ import torch
 from inference.color import as_float, compose_lab, guided_upsample, rgb_to_lab, to_luma, to_uint8, with_luma, working_size
 from inference.media import MIN_FRAME_SIDE
 
-from .features import (MISMATCH_SCALE, Candidate, absent, detail_sources, flow_blend, fused_confidence,
-                       joint_confidence, keyframe_chain, network_input, previous_candidate)
+from .features import (Candidate, absent, detail_sources, flow_blend, fused_confidence, joint_confidence,
+                       keyframe_chain, network_input, previous_candidate)
 from .flow import MotionEstimator, consistency, pixel_grid, warp
 from .match import FeatureMatcher, match
 from .network import AB_SCALE, FusionNet, widen
@@ -314,9 +314,8 @@ class ShotPropagator:
             prev_ab = np.ascontiguousarray(out, dtype=np.float32)
             # The recurrence keeps feeding the network its own unrefined output (what it was trained on).
             if self.refine:
-                held = TEMPORAL * prev.confidence * np.exp(-np.square(prev.mismatch / MISMATCH_SCALE))
-                solved = edge_aware_solve(lumas[index], prev_ab, confidence,
-                                          previous=(warp(solved, to_prev[j]), held))
+                held = (warp(solved, to_prev[j]), TEMPORAL * prev.trust())
+                solved = edge_aware_solve(lumas[index], prev_ab, confidence, previous=held)
             result[index] = solved if self.refine else prev_ab
             confidences[index] = FrameConfidence.of(confidence)
             sources = detail_sources(origin_cand, target_cand, to_origin, to_target)  # origin first

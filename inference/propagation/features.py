@@ -29,6 +29,10 @@ class Candidate:
     mismatch: np.ndarray  # H x W, frame luma minus warped candidate luma
     flow: np.ndarray | None = None  # H x W x 2, back to the keyframe (keyframe candidates only)
 
+    def trust(self) -> np.ndarray:
+        """H x W: the flow's confidence times how well the warped luma matches the frame."""
+        return self.confidence * np.exp(-np.square(self.mismatch / MISMATCH_SCALE))
+
 
 def absent(height: int, width: int) -> Candidate:
     zeros = np.zeros((height, width), np.float32)
@@ -111,8 +115,7 @@ def fused_confidence(origin: Candidate, target: Candidate, to_origin: int, to_ta
     confidences, each times how well its warped luma matches the frame, by their classical shares."""
     shares = keyframe_weights(origin, target, to_origin, to_target)
     keyframes = (origin, target) if to_target is not None else (origin,)
-    return sum(share * cand.confidence * np.exp(-np.square(cand.mismatch / MISMATCH_SCALE))
-               for cand, share in zip(keyframes, shares)).astype(np.float32)
+    return sum(share * cand.trust() for cand, share in zip(keyframes, shares)).astype(np.float32)
 
 
 AGREEMENT_SCALE = 8.0  # a/b units: a color this far from the matched one is vouched for e^-1 as much
