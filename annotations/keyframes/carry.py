@@ -1,10 +1,12 @@
 """Points that follow the picture: a keyframe's proposals, carried from the nearest keyframe.
 
-When an annotator opens a keyframe without points, the editor asks for the color points of the
-shot's nearest approved keyframe (or, without one, the nearest keyframe with points), followed to
-this frame along the propagation's motion (`inference.propagation.track`). Points whose track is
-not confident are left out. The proposals go to the asking socket only and are not stored: the
-annotator accepts them (an ordinary edit, one revision) or drops them, one by one or all at once.
+When an annotator opens a keyframe, the editor asks for the color points of the shot's nearest
+approved keyframe (or, without one, the nearest keyframe with points), followed to this frame along
+the propagation's motion (`inference.propagation.track`). Points whose track is not confident are
+left out, and so are those that land on a point this keyframe already has (carried before, or
+placed by hand): a keyframe reopened after its neighbour got more points is offered only those.
+The proposals go to the asking socket only and are not stored: the annotator accepts them (an
+ordinary edit, one revision) or drops them, one by one or all at once.
 """
 from __future__ import annotations
 
@@ -33,12 +35,18 @@ def source_keyframe(keyframe: Keyframe) -> Keyframe | None:
     return min(approved or others, key=lambda k: (abs(k.frame - keyframe.frame), k.frame))
 
 
+def _present(x: float, y: float, radius: int, points: list[dict]) -> bool:
+    """Whether a point at (x, y) (source pixels) of this patch radius touches one of `points`."""
+    return any(max(abs(p["x"] - x), abs(p["y"] - y)) <= radius + p.get("radius", 0) + 1 for p in points)
+
+
 def carried_points(keyframe: Keyframe) -> dict:
     """{"from_frame": int | None, "points": [point dict of the hints schema + "confidence"],
-    "dropped": how many were not sure enough}. Reads the shot's proxies between the two keyframes."""
+    "dropped": how many were not sure enough, "present": how many land on a point this keyframe
+    has}. Reads the shot's proxies between the two keyframes."""
     source = source_keyframe(keyframe)
     if source is None:
-        return {"from_frame": None, "points": [], "dropped": 0}
+        return {"from_frame": None, "points": [], "dropped": 0, "present": 0}
     shot = keyframe.shot
     step = 1 if keyframe.frame > source.frame else -1
     # Followed on the proxies, streamed one by one from the source keyframe's frame to this one.
@@ -48,12 +56,16 @@ def carried_points(keyframe: Keyframe) -> dict:
     xy = np.array([[p["x"], p["y"]] for p in points], np.float32)
     ends, confidence = track_points(proxies, (xy + 0.5) * factor - 0.5)
     ends = (ends + 0.5) / factor - 0.5
-    proposals = []
+    own = keyframe.hints.get("points", [])
+    proposals, present = [], 0
     for point, (x, y), sure in zip(points, ends, confidence):
-        if sure >= MIN_CONFIDENCE:
-            proposals.append({**point, "x": round(float(np.clip(x, 0, shot.width - 1)), 1),
-                              "y": round(float(np.clip(y, 0, shot.height - 1)), 1), "confidence": round(float(sure), 3)})
-    return {"from_frame": source.frame, "points": proposals, "dropped": len(points) - len(proposals)}
+        x, y = round(float(np.clip(x, 0, shot.width - 1)), 1), round(float(np.clip(y, 0, shot.height - 1)), 1)
+        if _present(x, y, point.get("radius", 0), own):
+            present += 1
+        elif sure >= MIN_CONFIDENCE:
+            proposals.append({**point, "x": x, "y": y, "confidence": round(float(sure), 3)})
+    return {"from_frame": source.frame, "points": proposals, "dropped": len(points) - len(proposals) - present,
+            "present": present}
 
 
 def send_carried(keyframe_id: int, reply_channel: str, request: str) -> None:

@@ -6,8 +6,9 @@ strategies key the same shot:
 - "baseline": keyframes every `interval` frames (0, 30, 60, ...);
 - "guided": the product's keyframe suggestions (`propagation.plan.plan_keyframes` at the studio's
   confidence level, 0.5; a lower level when that needs more keyframes than the baseline has), and
-  points carried from the neighbour keyframe (`propagation.track.track_points`) proposed on each
-  keyframe when it is first annotated, as the editor proposes them.
+  points carried from the neighbour keyframe (`propagation.track.track_points`) proposed on a
+  keyframe each time the annotator turns to it (those not proposed there before), as the editor
+  proposes them when a keyframe is opened.
 Each round the shot is propagated from its keyframes (each colorized by the keyframe engine from
 its points) and every frame's PSNR measured; when one is under the target, `step` points (5x5,
 the ground truth's patch-mean color) go on the keyframe nearest the worst frame, where that frame
@@ -23,6 +24,7 @@ reaches the target or the points reach the cap.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -142,6 +144,8 @@ class ShotAnnotation:
     def __init__(self, truth, grays, keys, engine: KeyframeColorizer, propagator: ShotPropagator, size: int):
         self.truth, self.grays, self.engine, self.propagator, self.size = truth, grays, engine, propagator, size
         self.points, self.taken, self.keyframes, self.stale = {}, {}, {}, set()
+        self._ids = itertools.count()  # point ids, unique in the shot
+        self.offered: dict[int, set[tuple[int, str]]] = {}  # per keyframe: (source keyframe, point id) proposed
         for key in keys:
             self.add_keyframe(key)
         self.out: list[np.ndarray | None] = [None] * len(truth)
@@ -153,6 +157,7 @@ class ShotAnnotation:
     def add_keyframe(self, key: int) -> None:
         """Key frame `key` (without points: the engine's automatic colors until it gets some)."""
         self.points[key] = []
+        self.offered[key] = set()
         self.taken[key] = np.zeros(self.truth[0].shape[:2], bool)
         self.keyframes[key] = self._colorize(key)
         self.stale |= {(s, e) for s, e in stretches(len(self.truth), self.keyframes) if key in (s, e)}
@@ -183,17 +188,20 @@ class ShotAnnotation:
         return patch_point(self.truth[key], x, y, self._next_id(), RADIUS)
 
     def _next_id(self) -> str:
-        return f"p{sum(map(len, self.points.values()))}"
+        return f"p{next(self._ids)}"
 
     def carry(self, key: int, tolerance: float) -> tuple[list[ColorPoint], int]:
-        """The points of the nearest keyframe with points (ties: the earlier) followed to `key`:
-        (the confident ones whose color is within `tolerance` RMS of the truth where they land,
-        how many were dropped)."""
+        """The points of the nearest keyframe with points (ties: the earlier) not yet proposed to
+        `key`, followed to it: (the confident ones whose color is within `tolerance` RMS of the
+        truth where they land, away from the keyframe's points; how many were dropped)."""
         sources = [k for k in self.points if k != key and self.points[k]]
         if not sources:
             return [], 0
         source = min(sources, key=lambda k: (abs(k - key), k))
-        points = self.points[source]
+        points = [p for p in self.points[source] if (source, p.id) not in self.offered[key]]
+        if not points:
+            return [], 0
+        self.offered[key] |= {(source, p.id) for p in points}
         ends, sure = self.track(source, key, np.array([[p.x, p.y] for p in points], np.float32))
         height, width = self.truth[key].shape[:2]
         accepted, blocked = [], self.taken[key].copy()
@@ -258,7 +266,7 @@ def annotate_shot(truth: list[np.ndarray], grays: list[np.ndarray], keys: list[i
             shot.add_keyframe(frame)
             continue
         key = min(shot.keyframes, key=lambda k: (abs(k - frame), k))
-        if carry and not shot.points[key]:  # a keyframe opened for the first time: its carried points
+        if carry:  # the neighbour keyframe's points not yet proposed here
             accepted, dropped = shot.carry(key, tolerance)
             result.dropped += dropped
             if accepted:

@@ -25,6 +25,7 @@ const ctx = canvas.getContext("2d");
 const view = new Viewport();
 const RECENT_KEY = "colorproj.recentColors";
 const OUTBOX_PREFIX = `colorproj.outbox.${data.id}.`; // + the page's client id
+const ANSWERED_KEY = `colorproj.carried.${data.id}`; // carried points accepted or dropped here: not offered again
 const GESTURE_MS = 700; // a pause this long ends a burst of nudges or patch-size steps
 const REVIEWED = ["submitted", "approved"];
 const STATUS_LABELS = { draft: "Draft", submitted: "Submitted", approved: "Approved", changes_requested: "Changes requested" };
@@ -521,23 +522,40 @@ function renderSuggestions(m, place = null) {
 }
 
 // --- Carried points -----------------------------------------------------------------------------------
-// A keyframe without points is offered the nearest keyframe's points, followed to this frame by
-// the propagation's motion: accepted or dropped one by one, or all at once (A), as one revision.
+// Each time a keyframe is opened it is offered the nearest keyframe's points, followed to this frame
+// by the propagation's motion, less those already here (the server leaves out any that land on a
+// point of this keyframe) and those answered before in this browser: so a keyframe reopened after
+// its neighbour got more points is offered just those. Accepted or dropped one by one, or all at
+// once (A), as one revision.
 
 function askCarried() {
-  if (!state.canEdit || state.carryRequest || state.hints.points.length) return;
+  if (!state.canEdit || state.carryRequest) return;
   state.carryRequest = `carry${++requestSeq}`;
   socket.send({ type: "carry", request: state.carryRequest });
+}
+
+function answeredCarried() {
+  try { return new Set(JSON.parse(localStorage.getItem(ANSWERED_KEY) || "[]")); } catch { return new Set(); }
+}
+
+function rememberAnswered(chosen) {
+  const answered = answeredCarried();
+  for (const p of chosen) answered.add(p.origin);
+  localStorage.setItem(ANSWERED_KEY, JSON.stringify([...answered]));
 }
 
 function showCarried(m) {
   if (m.request !== state.carryRequest) return;
   if (m.error) { notice(m.error, "bad"); return; }
-  if (state.hints.points.length) return; // points were placed meanwhile: nothing to propose
-  if (!m.points.length && m.dropped) {
+  const answered = answeredCarried();
+  const here = state.hints.points;
+  if (!m.points.length && m.dropped && !here.length) {
     notice(`The ${m.dropped} points of frame ${m.from_frame} could not be followed here with confidence.`);
   }
-  state.proposals = m.points.map((p) => ({ ...p, id: newId() }));
+  state.proposals = m.points
+    .map((p) => ({ ...p, origin: `${m.from_frame}:${p.id}`, id: newId() }))
+    // Points placed while the proposals were computed count as here too.
+    .filter((p) => !answered.has(p.origin) && !here.some((q) => Math.max(Math.abs(q.x - p.x), Math.abs(q.y - p.y)) <= q.radius + p.radius + 1));
   state.proposedFrom = m.from_frame;
   state.proposalsDropped = m.dropped;
   renderProposals();
@@ -573,6 +591,7 @@ function acceptProposals(chosen) {
 }
 
 function dropProposals(chosen) {
+  rememberAnswered(chosen);
   const ids = new Set(chosen.map((p) => p.id));
   state.proposals = state.proposals.filter((p) => !ids.has(p.id));
   renderProposals();

@@ -547,7 +547,7 @@ async def test_slow_preview_builds_no_backlog(keyframe, users, background_jobs, 
 # --- Carried points ------------------------------------------------------------------------------------
 
 async def test_carry_proposes_the_nearest_keyframes_points_followed_to_this_frame(project, users, upload, tmp_path):
-    from annotations.keyframes.actions import add_keyframe
+    from annotations.keyframes.actions import add_keyframe, save_hints
     from tests.annotations.review_helpers import annotate, panning_shot
 
     shot = await database_sync_to_async(panning_shot)(project, users["producer"], upload, tmp_path)
@@ -567,6 +567,13 @@ async def test_carry_proposes_the_nearest_keyframes_points_followed_to_this_fram
         assert abs(point["x"] - (origin["x"] - 8)) < 1 and abs(point["y"] - (origin["y"] - 4)) < 1, point
     # Nothing is stored until the annotator accepts: still the one empty revision.
     assert await database_sync_to_async(HintRevision.objects.filter(keyframe=keyframe).count)() == 1
+    # One accepted: asked again (the keyframe reopened), only the other is proposed.
+    accepted = {k: v for k, v in carried["points"][0].items() if k != "confidence"}
+    await database_sync_to_async(save_hints)(keyframe, users["annotator"], {"points": [accepted], "strokes": []})
+    await communicator.send_json_to({"type": "carry", "request": "c3"})
+    again = await receive_until(communicator, "carried", timeout=60)
+    assert again["present"] == 1 and again["dropped"] == 0, again
+    assert [p["color"] for p in again["points"]] == [points["points"][1]["color"]]
     await communicator.disconnect()
 
     reviewer, _, _ = await connect(users["reviewer"], keyframe.pk)  # proposals are for those who edit

@@ -108,3 +108,30 @@ def test_the_shot_page_plans_the_fewest_keyframes_for_the_chosen_level(login, sh
     assert red
     screenshot(page, "shot-keyframe-plan")
     assert page.errors == []
+
+
+def test_a_reopened_keyframe_is_offered_only_the_points_it_lacks_and_not_those_dropped(
+        login, project, users, upload, tmp_path):
+    from tests.annotations.review_helpers import annotate, panning_shot
+
+    shot = panning_shot(project, users["producer"], upload, tmp_path)
+    annotate(shot, users["annotator"], 6, {"points": [{"x": 40, "y": 30, "color": "#b04030", "radius": 2},
+                                                      {"x": 110, "y": 80, "color": "#3070c0", "radius": 2}],
+                                           "strokes": []})
+    # Frame 2 already has the first point, carried on an earlier visit; the neighbour's second point is new.
+    keyframe = annotate(shot, users["annotator"], 2, {"points": [{"x": 32, "y": 26, "color": "#b04030", "radius": 2}],
+                                                      "strokes": []})
+    page = login("annotator", "pw-annotator")
+    open_editor(page, keyframe)
+    wait_until(page, "document.getElementById('editor').dataset.proposals !== undefined", 60)
+    assert page.evaluate("() => document.getElementById('editor').dataset.proposals") == "1"
+    assert "#3070c0" in page.locator("#carried-list").text_content()
+    page.locator("#carried-drop").click()
+    assert page.locator("#carried-panel").is_hidden()
+
+    # Opened again: the dropped point is not offered a second time, and nothing was stored.
+    open_editor(page, keyframe)
+    wait_until(page, "document.getElementById('editor').dataset.proposals !== undefined", 60)
+    assert page.evaluate("() => document.getElementById('editor').dataset.proposals") == "0"
+    assert page.locator("#carried-panel").is_hidden() and page.errors == []
+    assert Keyframe.objects.get(pk=keyframe.pk).head.number == 2

@@ -52,6 +52,11 @@ def test_carried_points_are_accepted_only_where_their_color_is_right():
     assert dropped == 1 and len(accepted) == 1
     assert abs(accepted[0].x - 16) < 1 and abs(accepted[0].y - 20) < 1
     assert shot.carry(0, tolerance=8.0) == ([], 0)  # nothing to carry to the only keyframe with points
+    # Reopened after its neighbour got another point: only that one is proposed, then nothing.
+    shot.add(0, [shot.point(0, 16, 44)])
+    accepted, dropped = shot.carry(7, tolerance=8.0)
+    assert dropped == 0 and len(accepted) == 1 and abs(accepted[0].y - 44) < 1
+    assert shot.carry(7, tolerance=8.0) == ([], 0)
 
 
 def test_the_guided_annotator_keys_the_worst_frame_when_points_stop_helping():
