@@ -257,8 +257,9 @@ class KeyframeEditorConsumer(StudioSocket):
 
     async def on_carry(self, content, request):
         """Proposals for this keyframe come back later as `carried`: the points of the shot's nearest
-        approved keyframe (else the nearest with points), followed to this frame; `from_frame` None
-        when there is none. Only for those who may edit (they are offered to be added)."""
+        approved keyframe (else the nearest with points), followed to this frame, less those that
+        land on a point it has; `from_frame` None when there is none. Only for those who may edit
+        (they are offered to be added)."""
         self._require_edit()
         await ask_carried(self.keyframe_id, self.channel_name, str(request or ""))
 
