@@ -145,7 +145,7 @@ class ShotAnnotation:
         self.truth, self.grays, self.engine, self.propagator, self.size = truth, grays, engine, propagator, size
         self.points, self.taken, self.keyframes, self.stale = {}, {}, {}, set()
         self._ids = itertools.count()  # point ids, unique in the shot
-        self.offered: dict[int, set[tuple[int, str]]] = {}  # per keyframe: (source keyframe, point id) proposed
+        self.offered: dict[int, set[str]] = {}  # per keyframe: the ids of the points proposed to it
         for key in keys:
             self.add_keyframe(key)
         self.out: list[np.ndarray | None] = [None] * len(truth)
@@ -198,10 +198,10 @@ class ShotAnnotation:
         if not sources:
             return [], 0
         source = min(sources, key=lambda k: (abs(k - key), k))
-        points = [p for p in self.points[source] if (source, p.id) not in self.offered[key]]
+        points = [p for p in self.points[source] if p.id not in self.offered[key]]
         if not points:
             return [], 0
-        self.offered[key] |= {(source, p.id) for p in points}
+        self.offered[key] |= {p.id for p in points}
         ends, sure = self.track(source, key, np.array([[p.x, p.y] for p in points], np.float32))
         height, width = self.truth[key].shape[:2]
         accepted, blocked = [], self.taken[key].copy()

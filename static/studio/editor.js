@@ -544,6 +544,11 @@ function rememberAnswered(chosen) {
   localStorage.setItem(ANSWERED_KEY, JSON.stringify([...answered]));
 }
 
+// Whether two points' patches touch (the server's test for a carried point already here).
+function touching(p, q) {
+  return Math.max(Math.abs(q.x - p.x), Math.abs(q.y - p.y)) <= q.radius + p.radius + 1;
+}
+
 function showCarried(m) {
   if (m.request !== state.carryRequest) return;
   if (m.error) { notice(m.error, "bad"); return; }
@@ -555,7 +560,7 @@ function showCarried(m) {
   state.proposals = m.points
     .map((p) => ({ ...p, origin: `${m.from_frame}:${p.id}`, id: newId() }))
     // Points placed while the proposals were computed count as here too.
-    .filter((p) => !answered.has(p.origin) && !here.some((q) => Math.max(Math.abs(q.x - p.x), Math.abs(q.y - p.y)) <= q.radius + p.radius + 1));
+    .filter((p) => !answered.has(p.origin) && !here.some((q) => touching(p, q)));
   state.proposedFrom = m.from_frame;
   state.proposalsDropped = m.dropped;
   renderProposals();
